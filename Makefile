@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# p2pdma: the Linux PCI peer-to-peer DMA subsystem, as an overlay and patch
+# series on Debian's linux-source-6.12.  See README.md.
+#
+#   make demo            boot the default topology and move data peer to peer
+#   make check           every test CI runs; last line "N passed, N failed"
+#
+# Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
+
+OUT    ?= out
+IMPL   ?= ours
+DEBUG  ?= 0
+export OUT := $(abspath $(OUT))
+
+TAG     := $(IMPL)$(if $(filter 1,$(DEBUG)),-debug)
+KERNEL  := $(OUT)/bzImage-$(TAG)
+MODULES := $(OUT)/modules-$(TAG)
+DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
+	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
+	   python3 iproute2 gcc make patch kmod
+
+.PHONY: all deps prepare kernel tools initramfs demo check check-static \
+	kunit integration source clean distclean help
+
+all: kernel
+
+help:
+	@sed -n '3,11p' Makefile
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "  DEPS    all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "  DEPS    installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "run as root: apt-get install" $$missing; exit 1; fi
+
+prepare:
+	@harness/prepare.sh $(OUT) $(IMPL)
+
+kernel:
+	@mkdir -p $(OUT)
+	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG)
+
+tools:
+	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools
+
+initramfs: tools
+	@harness/mkinitramfs.sh $(OUT)
+
+demo: kernel initramfs
+	@IMPL=$(IMPL) harness/demo.sh $(KERNEL)
+
+check:
+	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh
+
+kunit: kernel initramfs
+	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh kunit
+
+integration: kernel initramfs
+	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh integration
+
+check-static: prepare
+	@IMPL=$(IMPL) harness/check.sh static
+
+# A patched source tree for a real machine: configure it with your own
+# .config (enable CONFIG_PCI_P2PDMA) and build it as usual.
+source: prepare
+	@echo "  SOURCE  $(OUT)/src-$(IMPL): Linux $$(cat $(OUT)/base-version) with p2pdma ($(IMPL))"
+	@echo "          cd $(OUT)/src-$(IMPL) && cp /boot/config-\$$(uname -r) .config &&"
+	@echo "          scripts/config -e PCI_P2PDMA && make olddefconfig && make -j\$$(nproc)"
+
+clean:
+	rm -rf $(OUT)/runs $(OUT)/tools $(OUT)/initramfs*
+
+distclean:
+	rm -rf $(OUT)

@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Every provider-client pair the topology file lists: the client DMAs a chunk
+# of its namespace into the provider's p2pmem (O_DIRECT, through a mapping of
+# p2pmem/allocate) and the copy is verified byte for byte, or the pair is
+# refused with EREMOTEIO as expected.  With our core the kernel log must also
+# name both devices and the reason.
+. /lib/p2pdma-lib.sh
+. /test/topology.env
+wait_nvme $NVME_SERIALS || exit 1
+exp=$EXPECT
+[ "$P2PDMA_IMPL" = base ] && exp=$EXPECT_BASE
+n=0
+for e in $exp; do n=$((n + 1)); done
+ktap_plan $((n + 2))
+
+for s in $NVME_SERIALS; do
+	b=$(nvme_bdf "$s")
+	eval "start_$s=$(p2p_available "$b")"
+	ktap_diag "$s at $b: $(cat "$(p2pmem "$b")/size") bytes of p2pmem"
+done
+
+for e in $exp; do
+	prov=${e%%:*}; rest=${e#*:}; client=${rest%%:*}; want=${rest#*:}
+	pbdf=$(nvme_bdf "$prov"); cbdf=$(nvme_bdf "$client")
+	name="$TOPO_NAME: $client ($cbdf) DMA into $prov ($pbdf) p2pmem: $want"
+	mark=$(dmesg_mark)
+	out=$(p2pmem-copy --src "serial:$client" --dst "serial:$prov" \
+		--provider "$pbdf" --length 1M --offset 1M --verify 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ "$want" = ok ]; then
+		ktap_check "$name" [ $rc = 0 ]
+	elif [ $rc = 0 ] || ! echo "$out" | grep -q 'Remote I/O error'; then
+		ktap_fail "$name # expected EREMOTEIO"
+	elif [ "$P2PDMA_IMPL" != base ] &&
+	     ! dmesg_since "$mark" | grep "$pbdf" | grep -q "$cbdf"; then
+		dmesg_since "$mark" | sed 's/^/# dmesg: /'
+		ktap_fail "$name # the kernel log does not name the pair"
+	else
+		dmesg_since "$mark" | grep "$pbdf" | grep "$cbdf" | head -n 1 | sed 's/^/# reason: /'
+		ktap_ok "$name"
+	fi
+done
+
+all_back=true
+for s in $NVME_SERIALS; do
+	b=$(nvme_bdf "$s")
+	eval "want=\$start_$s"
+	wait_available "$b" "$want" || { ktap_diag "$s: available $(p2p_available "$b") != $want"; all_back=false; }
+done
+ktap_check "$TOPO_NAME: every provider's available is back to its start" $all_back
+ktap_check "$TOPO_NAME: kernel log clean" dmesg_clean
+ktap_exit

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Topology files (harness/topologies/*.topo) describe an emulated machine as
+# data; this library turns one into QEMU arguments.  Grammar, one statement a
+# line ('#' starts a comment):
+#
+#   include FILE                  shared pieces (relative to the topologies dir)
+#   cpu MODEL                     QEMU -cpu (default qemu64)
+#   iommu                         an Intel VT-d IOMMU, enabled in the guest
+#   append ARG...                 extra kernel command line
+#   rootport ID [on BUS] [acs=off]      PCIe root port (default on pcie.0)
+#   pxb ID bus_nr=N               an extra PCIe host bridge (pxb-pcie)
+#   switch ID on BUS [ports=N]    upstream port ID, downstream ports ID-d0..
+#   pcibridge ID on BUS           a PCIe-to-conventional-PCI bridge
+#   nvme SERIAL on BUS [cmb=MiB] [addr=A] [multifunction=on] [namespaces=N]
+#   expect PROVIDER CLIENT ok|refused [base=ok|refused]
+#                                 P2P from CLIENT's DMA into PROVIDER's p2pmem
+
+TOPO_DISK_MB=${TOPO_DISK_MB:-64}
+TOPO_DATA_MB=${TOPO_DATA_MB:-32}
+
+topology_reset() {
+	TOPO_MACHINE=q35
+	TOPO_CPU=qemu64
+	TOPO_APPEND=
+	TOPO_ARGS=()
+	TOPO_SERIALS=
+	TOPO_EXPECT=
+	TOPO_EXPECT_BASE=
+	TOPO_DESC=
+	TOPO_CHASSIS=1
+	TOPO_DRIVES=0
+}
+
+# kv KEY DEFAULT ARGS...: the value of KEY=... among ARGS.
+kv() {
+	local key=$1 def=$2 a
+	shift 2
+	for a in "$@"; do
+		case $a in "$key="*) echo "${a#*=}"; return ;; esac
+	done
+	echo "$def"
+}
+
+# on ARGS...: the bus named after 'on'.
+on() {
+	while [ $# -gt 0 ]; do
+		[ "$1" = on ] && { echo "$2"; return; }
+		shift
+	done
+	echo pcie.0
+}
+
+topology_disk() {
+	local img=$1
+	truncate -s "${TOPO_DISK_MB}M" "$img"
+	head -c "${TOPO_DATA_MB}M" /dev/urandom | dd of="$img" conv=notrunc status=none
+}
+
+topology_statement() {
+	local run=$1 dir=$2 kw=$3
+	shift 3
+	local id=${1:-}
+	case $kw in
+	include)
+		topology_parse "$dir/$1" "$run" ;;
+	cpu)
+		TOPO_CPU=$1 ;;
+	iommu)
+		TOPO_MACHINE=q35,kernel-irqchip=split
+		TOPO_ARGS+=(-device intel-iommu,intremap=on)
+		TOPO_APPEND+=" intel_iommu=on iommu=nopt" ;;
+	append)
+		TOPO_APPEND+=" $*" ;;
+	rootport)
+		local acs=
+		[ "$(kv acs on "$@")" = off ] && acs=,disable-acs=on
+		TOPO_ARGS+=(-device "pcie-root-port,id=$id,bus=$(on "$@"),chassis=$TOPO_CHASSIS,slot=$TOPO_CHASSIS$acs")
+		TOPO_CHASSIS=$((TOPO_CHASSIS + 1)) ;;
+	pxb)
+		TOPO_ARGS+=(-device "pxb-pcie,id=$id,bus_nr=$(kv bus_nr 0x80 "$@"),bus=pcie.0") ;;
+	switch)
+		local n i
+		n=$(kv ports 2 "$@")
+		TOPO_ARGS+=(-device "x3130-upstream,id=$id,bus=$(on "$@")")
+		for ((i = 0; i < n; i++)); do
+			TOPO_ARGS+=(-device "xio3130-downstream,id=$id-d$i,bus=$id,chassis=$TOPO_CHASSIS,slot=$i")
+			TOPO_CHASSIS=$((TOPO_CHASSIS + 1))
+		done ;;
+	pcibridge)
+		TOPO_ARGS+=(-device "pcie-pci-bridge,id=$id,bus=$(on "$@")") ;;
+	nvme)
+		local cmb addr mf ns opts n
+		cmb=$(kv cmb 16 "$@")
+		addr=$(kv addr "" "$@")
+		mf=$(kv multifunction "" "$@")
+		ns=$(kv namespaces 1 "$@")
+		opts="serial=$id,id=ctl-$id,bus=$(on "$@")"
+		[ "$cmb" != 0 ] && opts+=",cmb_size_mb=$cmb"
+		[ -n "$addr" ] && opts+=",addr=$addr"
+		[ -n "$mf" ] && opts+=",multifunction=$mf"
+		TOPO_ARGS+=(-device "nvme,$opts")
+		for ((n = 1; n <= ns; n++)); do
+			topology_disk "$run/$id-n$n.img"
+			TOPO_ARGS+=(-drive "if=none,id=drv-$id-$n,file=$run/$id-n$n.img,format=raw")
+			TOPO_ARGS+=(-device "nvme-ns,drive=drv-$id-$n,bus=ctl-$id,nsid=$n")
+		done
+		TOPO_SERIALS+=" $id" ;;
+	expect)
+		local base
+		base=$(kv base "$3" "$@")
+		TOPO_EXPECT+=" $1:$2:$3"
+		TOPO_EXPECT_BASE+=" $1:$2:$base" ;;
+	*)
+		echo "topology: unknown statement '$kw'" >&2
+		return 1 ;;
+	esac
+}
+
+topology_parse() {
+	local file=$1 run=$2 line
+	local dir
+	dir=$(dirname "$file")
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		"##"*) TOPO_DESC+="${line###}"$'\n'; continue ;;
+		esac
+		line=${line%%#*}
+		# shellcheck disable=SC2086
+		[ -n "${line// /}" ] && topology_statement "$run" "$dir" $line
+	done < "$file"
+}
+
+# topology_load FILE RUNDIR: parse FILE, creating disk images in RUNDIR.
+topology_load() {
+	topology_reset
+	TOPO_NAME=$(basename "$1" .topo)
+	topology_parse "$1" "$2"
+}
+
+# topology_env: what the guest scripts learn about the machine.
+topology_env() {
+	echo "TOPO_NAME='$TOPO_NAME'"
+	echo "NVME_SERIALS='${TOPO_SERIALS# }'"
+	echo "EXPECT='${TOPO_EXPECT# }'"
+	echo "EXPECT_BASE='${TOPO_EXPECT_BASE# }'"
+	echo "DISK_MB=$TOPO_DISK_MB"
+	echo "DATA_MB=$TOPO_DATA_MB"
+}
