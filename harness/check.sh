@@ -115,7 +115,8 @@ guest() {
 		"ok "*) pass "$name: ${line#ok [0-9]* }" ;;
 		"not ok "*) fail "$name: ${line#not ok [0-9]* }" ;;
 		esac
-	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null | grep -E '^(not )?ok [0-9]+ ')
+	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null |
+		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' | grep -E '^(not )?ok [0-9]+ ')
 	if [ "$rc" = 124 ]; then
 		fail "$name: guest finished (no exit status: timeout or crash)"
 		tail -n 30 "$run/console.log" | sed 's/^/        /'
