@@ -45,8 +45,10 @@ install_file() {
 overlay_files() {
 	cd "$TOP"
 	for d in drivers include Documentation tools lib mm kernel block arch; do
-		[ -d "$d" ] && find "$d" -type f ! -name '*.o' ! -name '.*.cmd' \
-			! -path 'tools/testing/selftests/p2pdma/*' -print
+		if [ -d "$d" ]; then
+			find "$d" -type f ! -name '*.o' ! -name '.*.cmd' \
+				! -path 'tools/testing/selftests/p2pdma/*' -print
+		fi
 	done | sort
 }
 
