@@ -29,7 +29,7 @@ unpack_base() {
 }
 
 base_version() {
-	make -s -C "$BASE" kernelversion 2>/dev/null
+	make -s --no-print-directory -C "$BASE" kernelversion 2>/dev/null
 }
 
 # install SRC_FILE DEST: copy when the content differs, breaking hard links.

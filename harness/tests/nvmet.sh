@@ -9,7 +9,7 @@
 . /lib/p2pdma-lib.sh
 . /test/topology.env
 wait_nvme $NVME_SERIALS || exit 1
-ktap_plan 28
+ktap_plan 31
 base=$([ "$P2PDMA_IMPL" = base ] && echo 1 || echo 0)
 near=$(nvme_bdf swA)
 far=$(nvme_bdf rpC)
@@ -51,8 +51,10 @@ for bad in 0000:00:00.0 0000:00:01.0; do
 	fi
 done
 # Upstream takes anything starting with y/n/o/0/1 as a boolean; we do not.
-for bad in no:such:dev yes-please 0000:00:1f.7 "" "1
-" offf 2; do
+nl='
+'
+for bad in no:such:dev yes-please 0000:00:1f.7 "$nl" "1$nl$nl" offf 2 \
+	"0000:03:00.0 " " 1" "$(head -c 300 /dev/zero | tr '\0' 'y')"; do
 	set_p2pmem "$bad"
 	rc=$?
 	name="malformed p2pmem '$(echo "$bad" | tr '\n' '~')' is refused, attribute unchanged"
