@@ -1,0 +1,2036 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the PCI peer-to-peer DMA core
+ *
+ * Four suites:
+ *  - pci_p2pdma_attr: the "p2pmem" attribute grammar shared with nvmet
+ *    (pci_p2pdma_enable_store() and pci_p2pdma_enable_show());
+ *  - pci_p2pdma_topology: the routing rules, on synthetic hierarchies: root
+ *    buses in otherwise unused PCI domains whose configuration space is a
+ *    table in memory, scanned but never offered to drivers;
+ *  - pci_p2pdma_host_bridges: the p2pdma.host_bridges override, its parser
+ *    and its effect;
+ *  - pci_p2pdma_p2pmem: the allocator and the DMA mapping path, against
+ *    the first real provider found (an NVMe controller memory buffer under
+ *    QEMU).  These skip when there is none.
+ *
+ * Everything a test takes is given back by a KUnit action, so a failed
+ * assertion leaves neither p2pmem, nor mappings, nor fake buses behind.
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/bitfield.h>
+#include <linux/cpu.h>
+#include <linux/ctype.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/memremap.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+#include <linux/workqueue.h>
+
+#include "p2pdma.h"
+
+KUNIT_DEFINE_ACTION_WRAPPER(p2pdma_test_put_pdev, pci_dev_put,
+			    struct pci_dev *);
+KUNIT_DEFINE_ACTION_WRAPPER(p2pdma_test_kvfree, kvfree, const void *);
+
+/* Run @action(@ctx) when the test ends, or now and abort if that fails */
+static void p2pdma_defer(struct kunit *test, kunit_action_t *action,
+			 void *ctx)
+{
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, action, ctx), 0);
+}
+
+/* The distance struct p2pdma_route carries for a refused pair */
+#define P2PDMA_TEST_REFUSED	(-1)
+
+static const char *p2pdma_map_name(enum pci_p2pdma_map_type map)
+{
+	switch (map) {
+	case PCI_P2PDMA_MAP_UNKNOWN:
+		return "UNKNOWN";
+	case PCI_P2PDMA_MAP_NOT_SUPPORTED:
+		return "NOT_SUPPORTED";
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		return "BUS_ADDR";
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		return "THRU_HOST_BRIDGE";
+	}
+	return "?";
+}
+
+/*
+ * The first PCI device of the system, with a reference dropped when the
+ * test ends, or NULL when there is none.
+ */
+static struct pci_dev *p2pdma_test_any_pdev(struct kunit *test)
+{
+	struct pci_dev *pdev = pci_get_device(PCI_ANY_ID, PCI_ANY_ID, NULL);
+
+	if (pdev)
+		p2pdma_defer(test, p2pdma_test_put_pdev, pdev);
+	return pdev;
+}
+
+/* ---- pci_p2pdma_enable_store() and pci_p2pdma_enable_show() ---- */
+
+struct p2pdma_bool_word {
+	const char *word;
+	bool value;
+};
+
+static const struct p2pdma_bool_word p2pdma_bool_words[] = {
+	{ "0", false },
+	{ "1", true },
+	{ "n", false },
+	{ "y", true },
+	{ "no", false },
+	{ "yes", true },
+	{ "off", false },
+	{ "on", true },
+	{ "false", false },
+	{ "true", true },
+};
+
+KUNIT_ARRAY_PARAM_DESC(p2pdma_bool_word, p2pdma_bool_words, word);
+
+enum p2pdma_spelling {
+	P2PDMA_LOWER,
+	P2PDMA_UPPER,
+	P2PDMA_TITLE,
+	P2PDMA_ALTERNATE,
+	P2PDMA_NR_SPELLINGS,
+};
+
+static void p2pdma_spell(char *buf, const char *word,
+			 enum p2pdma_spelling spelling, bool newline)
+{
+	size_t i;
+
+	for (i = 0; word[i]; i++) {
+		bool upper = spelling == P2PDMA_UPPER ||
+			     (spelling == P2PDMA_TITLE && !i) ||
+			     (spelling == P2PDMA_ALTERNATE && (i & 1));
+
+		buf[i] = upper ? toupper(word[i]) : word[i];
+	}
+	if (newline)
+		buf[i++] = '\n';
+	buf[i] = '\0';
+}
+
+/* Every boolean word, in any case, with and without one newline. */
+static void pci_p2pdma_store_bool(struct kunit *test)
+{
+	const struct p2pdma_bool_word *w = test->param_value;
+	enum p2pdma_spelling spelling;
+	char buf[16];
+	int newline;
+
+	for (spelling = 0; spelling < P2PDMA_NR_SPELLINGS; spelling++) {
+		for (newline = 0; newline <= 1; newline++) {
+			struct pci_dev *p2p_dev = NULL;
+			bool use = !w->value;
+			int ret;
+
+			p2pdma_spell(buf, w->word, spelling, newline);
+			ret = pci_p2pdma_enable_store(buf, &p2p_dev, &use);
+			KUNIT_EXPECT_EQ_MSG(test, ret, 0, "input \"%*pE\"",
+					    (int)strlen(buf), buf);
+			KUNIT_EXPECT_EQ_MSG(test, use, w->value,
+					    "input \"%*pE\"", (int)strlen(buf),
+					    buf);
+			KUNIT_EXPECT_NULL_MSG(test, p2p_dev, "input \"%*pE\"",
+					      (int)strlen(buf), buf);
+		}
+	}
+}
+
+struct p2pdma_bad_input {
+	const char *desc;
+	const char *input;	/* NULL: a 300 character string */
+	int err;		/* the exact error, or 0 for any negative one */
+};
+
+static const struct p2pdma_bad_input p2pdma_bad_inputs[] = {
+	{ "empty", "" },
+	{ "newline", "\n" },
+	{ "yes-please", "yes-please" },
+	{ "no:such:dev", "no:such:dev" },
+	{ "two", "2" },
+	{ "one-two-newlines", "1\n\n" },
+	{ "bad-hex-bus", "0000:zz:00.0" },
+	{ "onoff", "onoff" },
+	{ "of", "of" },
+	{ "leading-space", " 1" },
+	{ "trailing-space", "1 " },
+	{ "crlf", "y\r\n" },
+	{ "hex-one", "0x1" },
+	{ "long", NULL },
+	{ "absent-device", "abcd:ef:1f.7", -ENODEV },
+	{ "absent-device-newline", "abcd:ef:1f.7\n", -ENODEV },
+};
+
+KUNIT_ARRAY_PARAM_DESC(p2pdma_bad_input, p2pdma_bad_inputs, desc);
+
+/*
+ * A refused input returns an error and leaves both outputs alone.  A real
+ * device stands in as the previous choice so that a stray store or
+ * pci_dev_put() on it shows up.
+ */
+static void p2pdma_expect_refused(struct kunit *test, const char *input,
+				  int err, struct pci_dev *prev)
+{
+	int use_before;
+
+	for (use_before = 0; use_before <= 1; use_before++) {
+		unsigned int refs = prev ? kref_read(&prev->dev.kobj.kref) : 0;
+		struct pci_dev *p2p_dev = prev;
+		bool use = use_before;
+		int ret;
+
+		ret = pci_p2pdma_enable_store(input, &p2p_dev, &use);
+		if (err)
+			KUNIT_EXPECT_EQ_MSG(test, ret, err, "input \"%.40s\"",
+					    input);
+		else
+			KUNIT_EXPECT_LT_MSG(test, ret, 0, "input \"%.40s\"",
+					    input);
+		KUNIT_EXPECT_EQ(test, use, (bool)use_before);
+		KUNIT_EXPECT_PTR_EQ(test, p2p_dev, prev);
+		if (prev)
+			KUNIT_EXPECT_EQ(test, kref_read(&prev->dev.kobj.kref),
+					refs);
+	}
+}
+
+static void pci_p2pdma_store_invalid(struct kunit *test)
+{
+	const struct p2pdma_bad_input *bad = test->param_value;
+	const char *input = bad->input;
+
+	if (!input) {
+		char *buf = kunit_kzalloc(test, 301, GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, buf);
+		memset(buf, '1', 300);
+		input = buf;
+	}
+	p2pdma_expect_refused(test, input, bad->err,
+			      p2pdma_test_any_pdev(test));
+}
+
+static struct pci_dev *p2pdma_find_provider(struct kunit *test)
+{
+	struct pci_dev *pdev = NULL;
+
+	/* Built in, the suite may run while NVMe still probes asynchronously */
+	wait_for_device_probe();
+	for_each_pci_dev(pdev)
+		if (pci_has_p2pmem(pdev))
+			break;
+	if (!pdev)
+		kunit_skip(test, "no p2pmem provider");
+	p2pdma_defer(test, p2pdma_test_put_pdev, pdev);
+	return pdev;
+}
+
+/* A provider's name selects it, with a reference for the caller. */
+static void pci_p2pdma_store_provider(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	char buf[32];
+	int newline;
+
+	for (newline = 0; newline <= 1; newline++) {
+		unsigned int refs = kref_read(&provider->dev.kobj.kref);
+		struct pci_dev *p2p_dev = NULL;
+		bool use = false;
+		int ret;
+
+		snprintf(buf, sizeof(buf), "%s%s", pci_name(provider),
+			 newline ? "\n" : "");
+		ret = pci_p2pdma_enable_store(buf, &p2p_dev, &use);
+		KUNIT_EXPECT_EQ(test, ret, 0);
+		KUNIT_EXPECT_TRUE(test, use);
+		KUNIT_EXPECT_PTR_EQ(test, p2p_dev, provider);
+		if (p2p_dev != provider)
+			continue;
+		KUNIT_EXPECT_EQ(test, kref_read(&provider->dev.kobj.kref),
+				refs + 1);
+		pci_dev_put(p2p_dev);
+	}
+}
+
+/* An existing device without published p2pmem cannot be chosen */
+static void pci_p2pdma_store_non_provider(struct kunit *test)
+{
+	struct pci_dev *pdev = NULL;
+	char buf[32];
+
+	for_each_pci_dev(pdev)
+		if (!pci_has_p2pmem(pdev))
+			break;
+	if (!pdev)
+		kunit_skip(test, "no PCI device without p2pmem");
+	p2pdma_defer(test, p2pdma_test_put_pdev, pdev);
+
+	snprintf(buf, sizeof(buf), "%s\n", pci_name(pdev));
+	p2pdma_expect_refused(test, buf, -ENODEV, pdev);
+	p2pdma_expect_refused(test, pci_name(pdev), -ENODEV, NULL);
+}
+
+static void pci_p2pdma_show_bool(struct kunit *test)
+{
+	char *page = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, NULL, false), 2);
+	KUNIT_EXPECT_STREQ(test, page, "0\n");
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, NULL, true), 2);
+	KUNIT_EXPECT_STREQ(test, page, "1\n");
+}
+
+static void pci_p2pdma_show_device(struct kunit *test)
+{
+	struct pci_dev *pdev = p2pdma_test_any_pdev(test);
+	char *page = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	char want[32];
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	if (!pdev)
+		kunit_skip(test, "no PCI device");
+
+	snprintf(want, sizeof(want), "%s\n", pci_name(pdev));
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, pdev, true),
+			(ssize_t)strlen(want));
+	KUNIT_EXPECT_STREQ(test, page, want);
+	/* A device chosen but p2pmem turned off reads back as off */
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_show(page, pdev, false), 2);
+	KUNIT_EXPECT_STREQ(test, page, "0\n");
+}
+
+/* ---- Synthetic hierarchies ---- */
+
+/*
+ * Each root bus lives in its own PCI domain, FAKE_DOMAIN_BASE plus a small
+ * offset, far above anything firmware hands out.  Config space is a
+ * read-only table: sizing a BAR or a window reads back zero, so no
+ * resources are claimed, and the kernel cannot reprogram the ACS control
+ * register the test scripted.
+ */
+#define FAKE_DOMAIN_BASE	0x7ff0
+#define FAKE_MAX_ROOTS		2
+#define FAKE_VENDOR		PCI_VENDOR_ID_REDHAT
+#define FAKE_PCIE_CAP		0x40
+#define FAKE_ACS_CAP		PCI_CFG_SPACE_SIZE
+
+#define FAKE_ACS_REDIRECT	(PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)
+/* What Linux itself enables on a port when an IOMMU asks for ACS */
+#define FAKE_ACS_LINUX		(PCI_ACS_SV | PCI_ACS_RR | PCI_ACS_CR | \
+				 PCI_ACS_UF)
+#define FAKE_ACS_QUIET		(PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_UF)
+
+#define FAKE_HB_Q35		0x29c0	/* QEMU q35: not on the allowlist */
+#define FAKE_HB_SKX		0x2030	/* Skylake-SP: on the allowlist */
+
+enum fake_kind {
+	FAKE_HOST,	/* host bridge, 00.0 of a root bus */
+	FAKE_RP,	/* root port */
+	FAKE_USP,	/* switch upstream port */
+	FAKE_DSP,	/* switch downstream port */
+	FAKE_EP,	/* PCIe endpoint */
+	FAKE_RCIEP,	/* root complex integrated endpoint */
+	FAKE_PCIE_PCI,	/* PCIe-to-PCI bridge */
+	FAKE_PCI_DEV,	/* conventional PCI device */
+};
+
+static const struct fake_kind_info {
+	u32 class;	/* class code and programming interface */
+	u8 hdr;		/* header layout */
+	s8 pcie;	/* PCIe device/port type, -1 for conventional PCI */
+} fake_kinds[] = {
+	[FAKE_HOST] = { PCI_CLASS_BRIDGE_HOST << 8, PCI_HEADER_TYPE_NORMAL,
+			-1 },
+	[FAKE_RP] = { PCI_CLASS_BRIDGE_PCI_NORMAL, PCI_HEADER_TYPE_BRIDGE,
+		      PCI_EXP_TYPE_ROOT_PORT },
+	[FAKE_USP] = { PCI_CLASS_BRIDGE_PCI_NORMAL, PCI_HEADER_TYPE_BRIDGE,
+		       PCI_EXP_TYPE_UPSTREAM },
+	[FAKE_DSP] = { PCI_CLASS_BRIDGE_PCI_NORMAL, PCI_HEADER_TYPE_BRIDGE,
+		       PCI_EXP_TYPE_DOWNSTREAM },
+	[FAKE_EP] = { PCI_CLASS_MEMORY_OTHER << 8, PCI_HEADER_TYPE_NORMAL,
+		      PCI_EXP_TYPE_ENDPOINT },
+	[FAKE_RCIEP] = { PCI_CLASS_MEMORY_OTHER << 8, PCI_HEADER_TYPE_NORMAL,
+			 PCI_EXP_TYPE_RC_END },
+	[FAKE_PCIE_PCI] = { PCI_CLASS_BRIDGE_PCI_NORMAL,
+			    PCI_HEADER_TYPE_BRIDGE, PCI_EXP_TYPE_PCI_BRIDGE },
+	[FAKE_PCI_DEV] = { PCI_CLASS_MEMORY_OTHER << 8,
+			   PCI_HEADER_TYPE_NORMAL, -1 },
+};
+
+struct fake_fn {
+	const char *name;
+	u8 root;		/* index into fake_scenario.roots */
+	u8 bus;
+	u8 devfn;
+	u8 kind;		/* enum fake_kind */
+	u8 sec, sub;		/* bridges: secondary and subordinate bus */
+	bool mf;		/* function 0 of a multifunction device */
+	bool acs;		/* has an ACS capability ... */
+	u16 acs_ctrl;		/* ... with this control register */
+};
+
+#define FAKE_DEV(_name, _root, _bus, _slot, _fn, _kind)			\
+	.name = _name, .root = _root, .bus = _bus,			\
+	.devfn = PCI_DEVFN(_slot, _fn), .kind = _kind
+
+#define FAKE_BRIDGE(_name, _root, _bus, _slot, _kind, _sec, _sub)	\
+	FAKE_DEV(_name, _root, _bus, _slot, 0, _kind),			\
+	.sec = _sec, .sub = _sub
+
+/*
+ * 00:00.0 hb
+ * 00:01.0 rp1 (ACS as Linux sets it) - 01:00.0 usp1
+ *         02:00.0 dsp1 (ACS off) - 03:00.0 ep1.0 + 03:00.1 ep1.1
+ *         02:01.0 dsp2 (ACS off) - 04:00.0 ep2
+ *         02:02.0 dsp3 - 05:00.0 usp2
+ *                 06:00.0 dsp4 (ACS off) - 07:00.0 ep3
+ *                 06:01.0 dsp5 - 08:00.0 ep4
+ * 00:02.0 rp2 (ACS as Linux sets it) - 09:00.0 ep5
+ * 00:03.0 rp3 - 0a:00.0 pcibr - 0b:01.0 pci1, 0b:02.0 pci2
+ * 00:04.0 rciep1, 00:05.0 rciep2, 00:06.0 rciep3.0 + 00:06.1 rciep3.1
+ */
+static const struct fake_fn fake_switch_fns[] = {
+	{ FAKE_DEV("hb", 0, 0x00, 0, 0, FAKE_HOST) },
+	{ FAKE_BRIDGE("rp1", 0, 0x00, 1, FAKE_RP, 0x01, 0x08),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_BRIDGE("usp1", 0, 0x01, 0, FAKE_USP, 0x02, 0x08) },
+	{ FAKE_BRIDGE("dsp1", 0, 0x02, 0, FAKE_DSP, 0x03, 0x03),
+	  .acs = true },
+	{ FAKE_DEV("ep1.0", 0, 0x03, 0, 0, FAKE_EP), .mf = true },
+	{ FAKE_DEV("ep1.1", 0, 0x03, 0, 1, FAKE_EP) },
+	{ FAKE_BRIDGE("dsp2", 0, 0x02, 1, FAKE_DSP, 0x04, 0x04),
+	  .acs = true },
+	{ FAKE_DEV("ep2", 0, 0x04, 0, 0, FAKE_EP) },
+	{ FAKE_BRIDGE("dsp3", 0, 0x02, 2, FAKE_DSP, 0x05, 0x08) },
+	{ FAKE_BRIDGE("usp2", 0, 0x05, 0, FAKE_USP, 0x06, 0x08) },
+	{ FAKE_BRIDGE("dsp4", 0, 0x06, 0, FAKE_DSP, 0x07, 0x07),
+	  .acs = true },
+	{ FAKE_DEV("ep3", 0, 0x07, 0, 0, FAKE_EP) },
+	{ FAKE_BRIDGE("dsp5", 0, 0x06, 1, FAKE_DSP, 0x08, 0x08) },
+	{ FAKE_DEV("ep4", 0, 0x08, 0, 0, FAKE_EP) },
+	{ FAKE_BRIDGE("rp2", 0, 0x00, 2, FAKE_RP, 0x09, 0x09),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("ep5", 0, 0x09, 0, 0, FAKE_EP) },
+	{ FAKE_BRIDGE("rp3", 0, 0x00, 3, FAKE_RP, 0x0a, 0x0b) },
+	{ FAKE_BRIDGE("pcibr", 0, 0x0a, 0, FAKE_PCIE_PCI, 0x0b, 0x0b) },
+	{ FAKE_DEV("pci1", 0, 0x0b, 1, 0, FAKE_PCI_DEV) },
+	{ FAKE_DEV("pci2", 0, 0x0b, 2, 0, FAKE_PCI_DEV) },
+	{ FAKE_DEV("rciep1", 0, 0x00, 4, 0, FAKE_RCIEP) },
+	{ FAKE_DEV("rciep2", 0, 0x00, 5, 0, FAKE_RCIEP) },
+	{ FAKE_DEV("rciep3.0", 0, 0x00, 6, 0, FAKE_RCIEP), .mf = true },
+	{ FAKE_DEV("rciep3.1", 0, 0x00, 6, 1, FAKE_RCIEP) },
+};
+
+/* The same small tree under two root buses */
+static const struct fake_fn fake_twin_fns[] = {
+	{ FAKE_DEV("a.hb", 0, 0x00, 0, 0, FAKE_HOST) },
+	{ FAKE_BRIDGE("a.rp", 0, 0x00, 1, FAKE_RP, 0x01, 0x01),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("a.ep", 0, 0x01, 0, 0, FAKE_EP) },
+	{ FAKE_DEV("a.rciep", 0, 0x00, 2, 0, FAKE_RCIEP) },
+	{ FAKE_DEV("b.hb", 1, 0x80, 0, 0, FAKE_HOST) },
+	{ FAKE_BRIDGE("b.rp", 1, 0x80, 1, FAKE_RP, 0x81, 0x81),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("b.ep", 1, 0x81, 0, 0, FAKE_EP) },
+	{ FAKE_DEV("b.rciep", 1, 0x80, 2, 0, FAKE_RCIEP) },
+};
+
+struct fake_root {
+	u8 domain;		/* offset from FAKE_DOMAIN_BASE */
+	u8 busnr;
+	u8 bus_end;
+	u16 hb_device;		/* Intel device ID of the host bridge */
+	bool hb_routes;		/* the host bridge is on the allowlist */
+};
+
+#define FAKE_ROOT_Q35(_dom, _bus, _end)					\
+	{ .domain = _dom, .busnr = _bus, .bus_end = _end,		\
+	  .hb_device = FAKE_HB_Q35 }
+#define FAKE_ROOT_SKX(_dom, _bus, _end)					\
+	{ .domain = _dom, .busnr = _bus, .bus_end = _end,		\
+	  .hb_device = FAKE_HB_SKX, .hb_routes = true }
+
+struct fake_scenario {
+	const char *desc;
+	const struct fake_fn *fns;
+	unsigned int nr_fns;
+	struct fake_root roots[FAKE_MAX_ROOTS];
+	unsigned int nr_roots;
+	const char *acs_port;	/* a port whose ACS control is replaced */
+	u16 acs_ctrl;		/* by this */
+};
+
+#define FAKE_SWITCH(_desc, _root)					\
+	.desc = _desc, .fns = fake_switch_fns,				\
+	.nr_fns = ARRAY_SIZE(fake_switch_fns),				\
+	.roots = { _root }, .nr_roots = 1
+
+#define FAKE_TWINS(_desc, _root0, _root1)				\
+	.desc = _desc, .fns = fake_twin_fns,				\
+	.nr_fns = ARRAY_SIZE(fake_twin_fns),				\
+	.roots = { _root0, _root1 }, .nr_roots = 2
+
+static const struct fake_scenario fake_scenarios[] = {
+	{ FAKE_SWITCH("switch-q35", FAKE_ROOT_Q35(0, 0x00, 0xff)) },
+	{ FAKE_SWITCH("switch-skx", FAKE_ROOT_SKX(0, 0x00, 0xff)) },
+	{ FAKE_SWITCH("acs-rr-dsp1-q35", FAKE_ROOT_Q35(0, 0x00, 0xff)),
+	  .acs_port = "dsp1", .acs_ctrl = PCI_ACS_SV | PCI_ACS_RR },
+	{ FAKE_SWITCH("acs-cr-dsp4-q35", FAKE_ROOT_Q35(0, 0x00, 0xff)),
+	  .acs_port = "dsp4", .acs_ctrl = PCI_ACS_CR },
+	{ FAKE_SWITCH("acs-ec-dsp2-q35", FAKE_ROOT_Q35(0, 0x00, 0xff)),
+	  .acs_port = "dsp2", .acs_ctrl = PCI_ACS_EC },
+	{ FAKE_SWITCH("acs-quiet-dsp1-q35", FAKE_ROOT_Q35(0, 0x00, 0xff)),
+	  .acs_port = "dsp1", .acs_ctrl = FAKE_ACS_QUIET },
+	{ FAKE_SWITCH("acs-rr-dsp1-skx", FAKE_ROOT_SKX(0, 0x00, 0xff)),
+	  .acs_port = "dsp1", .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_SWITCH("acs-cr-dsp4-skx", FAKE_ROOT_SKX(0, 0x00, 0xff)),
+	  .acs_port = "dsp4", .acs_ctrl = PCI_ACS_CR },
+	{ FAKE_TWINS("domains-skx", FAKE_ROOT_SKX(1, 0x00, 0xff),
+		     FAKE_ROOT_SKX(2, 0x80, 0xff)) },
+	{ FAKE_TWINS("domains-q35", FAKE_ROOT_Q35(1, 0x00, 0xff),
+		     FAKE_ROOT_Q35(2, 0x80, 0xff)) },
+	{ FAKE_TWINS("two-roots-skx", FAKE_ROOT_SKX(3, 0x00, 0x7f),
+		     FAKE_ROOT_SKX(3, 0x80, 0xff)) },
+	{ FAKE_TWINS("two-roots-skx-q35", FAKE_ROOT_SKX(3, 0x00, 0x7f),
+		     FAKE_ROOT_Q35(3, 0x80, 0xff)) },
+};
+
+KUNIT_ARRAY_PARAM_DESC(fake_scenario, fake_scenarios, desc);
+
+static const struct fake_scenario *fake_scenario_get(const char *desc)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fake_scenarios); i++)
+		if (!strcmp(fake_scenarios[i].desc, desc))
+			return &fake_scenarios[i];
+	return NULL;
+}
+
+struct fake_world;
+
+struct fake_host {
+#ifdef CONFIG_X86
+	struct pci_sysdata sd;		/* where x86 finds the domain */
+#endif
+	struct fake_world *world;
+	unsigned int root;
+	struct resource busn;
+	struct pci_host_bridge *bridge;
+};
+
+struct fake_world {
+	const struct fake_scenario *sc;
+	struct fake_host host[FAKE_MAX_ROOTS];
+	u8 **cfg;			/* config space of each function */
+	int *parent;			/* upstream bridge, -1 on a root bus */
+	u16 *acs_ctrl;			/* effective ACS control */
+	struct pci_dev **pdev;		/* what the PCI core made of it */
+};
+
+static int fake_domain(const struct fake_world *w, int i)
+{
+	return FAKE_DOMAIN_BASE + w->sc->roots[w->sc->fns[i].root].domain;
+}
+
+static bool fake_is_bridge(const struct fake_world *w, int i)
+{
+	return fake_kinds[w->sc->fns[i].kind].hdr == PCI_HEADER_TYPE_BRIDGE;
+}
+
+static struct fake_host *fake_host_of(struct pci_bus *bus)
+{
+#ifdef CONFIG_X86
+	return container_of(bus->sysdata, struct fake_host, sd);
+#else
+	return bus->sysdata;
+#endif
+}
+
+static const u8 *fake_cfg_find(struct pci_bus *bus, unsigned int devfn)
+{
+	struct fake_host *h = fake_host_of(bus);
+	const struct fake_scenario *sc = h->world->sc;
+	unsigned int i;
+
+	for (i = 0; i < sc->nr_fns; i++)
+		if (sc->fns[i].root == h->root &&
+		    sc->fns[i].bus == bus->number &&
+		    sc->fns[i].devfn == devfn)
+			return h->world->cfg[i];
+	return NULL;
+}
+
+static int fake_cfg_read(struct pci_bus *bus, unsigned int devfn, int where,
+			 int size, u32 *val)
+{
+	const u8 *cfg = fake_cfg_find(bus, devfn);
+	u32 v = 0;
+	int i;
+
+	if (!cfg || where < 0 || where + size > PCI_CFG_SPACE_EXP_SIZE) {
+		PCI_SET_ERROR_RESPONSE(val);
+		return PCIBIOS_DEVICE_NOT_FOUND;
+	}
+	for (i = size - 1; i >= 0; i--)
+		v = v << 8 | cfg[where + i];
+	*val = v;
+	return PCIBIOS_SUCCESSFUL;
+}
+
+static int fake_cfg_write(struct pci_bus *bus, unsigned int devfn, int where,
+			  int size, u32 val)
+{
+	return fake_cfg_find(bus, devfn) ? PCIBIOS_SUCCESSFUL :
+					   PCIBIOS_DEVICE_NOT_FOUND;
+}
+
+static struct pci_ops fake_pci_ops = {
+	.read = fake_cfg_read,
+	.write = fake_cfg_write,
+};
+
+static void fake_cfg_fill(u8 *cfg, const struct fake_fn *fn,
+			  const struct fake_root *root, u16 acs_ctrl)
+{
+	const struct fake_kind_info *k = &fake_kinds[fn->kind];
+
+	if (fn->kind == FAKE_HOST) {
+		put_unaligned_le16(PCI_VENDOR_ID_INTEL, cfg + PCI_VENDOR_ID);
+		put_unaligned_le16(root->hb_device, cfg + PCI_DEVICE_ID);
+	} else {
+		put_unaligned_le16(FAKE_VENDOR, cfg + PCI_VENDOR_ID);
+		put_unaligned_le16(0x7f00 + fn->kind, cfg + PCI_DEVICE_ID);
+	}
+	put_unaligned_le32(k->class << 8, cfg + PCI_CLASS_REVISION);
+	cfg[PCI_HEADER_TYPE] = k->hdr | (fn->mf ? PCI_HEADER_TYPE_MFD : 0);
+
+	if (k->hdr == PCI_HEADER_TYPE_BRIDGE) {
+		cfg[PCI_PRIMARY_BUS] = fn->bus;
+		cfg[PCI_SECONDARY_BUS] = fn->sec;
+		cfg[PCI_SUBORDINATE_BUS] = fn->sub;
+		/* Memory windows closed: base above limit */
+		put_unaligned_le16(0xfff0, cfg + PCI_MEMORY_BASE);
+		put_unaligned_le16(0xfff0, cfg + PCI_PREF_MEMORY_BASE);
+	}
+
+	if (k->pcie >= 0) {
+		put_unaligned_le16(PCI_STATUS_CAP_LIST, cfg + PCI_STATUS);
+		cfg[PCI_CAPABILITY_LIST] = FAKE_PCIE_CAP;
+		cfg[FAKE_PCIE_CAP + PCI_CAP_LIST_ID] = PCI_CAP_ID_EXP;
+		put_unaligned_le16(FIELD_PREP(PCI_EXP_FLAGS_VERS, 2) |
+				   FIELD_PREP(PCI_EXP_FLAGS_TYPE, k->pcie),
+				   cfg + FAKE_PCIE_CAP + PCI_EXP_FLAGS);
+	}
+
+	if (fn->acs) {
+		put_unaligned_le32(PCI_EXT_CAP_ID_ACS | 1 << 16,
+				   cfg + FAKE_ACS_CAP);
+		put_unaligned_le16(PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_RR |
+				   PCI_ACS_CR | PCI_ACS_UF | PCI_ACS_EC |
+				   PCI_ACS_DT, cfg + FAKE_ACS_CAP + PCI_ACS_CAP);
+		put_unaligned_le16(acs_ctrl, cfg + FAKE_ACS_CAP + PCI_ACS_CTRL);
+	}
+}
+
+/* The bridge whose secondary bus holds function @i, -1 on a root bus */
+static int fake_parent(const struct fake_scenario *sc, unsigned int i)
+{
+	const struct fake_fn *fn = &sc->fns[i];
+	unsigned int j;
+
+	if (fn->bus == sc->roots[fn->root].busnr)
+		return -1;
+	for (j = 0; j < sc->nr_fns; j++)
+		if (sc->fns[j].root == fn->root &&
+		    fake_kinds[sc->fns[j].kind].hdr == PCI_HEADER_TYPE_BRIDGE &&
+		    sc->fns[j].sec == fn->bus)
+			return j;
+	return -2;
+}
+
+static void fake_host_remove(void *data)
+{
+	struct pci_host_bridge *bridge = data;
+
+	if (bridge->bus) {
+		pci_lock_rescan_remove();
+		pci_stop_root_bus(bridge->bus);
+		pci_remove_root_bus(bridge->bus);
+		pci_unlock_rescan_remove();
+	}
+	pci_free_host_bridge(bridge);
+}
+
+static void fake_host_add(struct kunit *test, struct fake_world *w,
+			  unsigned int root)
+{
+	const struct fake_root *r = &w->sc->roots[root];
+	int domain = FAKE_DOMAIN_BASE + r->domain;
+	struct fake_host *h = &w->host[root];
+	struct pci_host_bridge *bridge;
+	struct device *parent;
+	char name[32];
+	int ret;
+
+	if (pci_find_bus(domain, r->busnr))
+		kunit_skip(test, "PCI bus %04x:%02x exists", domain, r->busnr);
+
+	snprintf(name, sizeof(name), "fake-%04x-%02x", domain, r->busnr);
+	parent = kunit_device_register(test, name);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, parent);
+
+	h->world = w;
+	h->root = root;
+	h->busn = DEFINE_RES_NAMED(r->busnr, r->bus_end - r->busnr + 1,
+				   "fake bus", IORESOURCE_BUS);
+
+	bridge = pci_alloc_host_bridge(0);
+	KUNIT_ASSERT_NOT_NULL(test, bridge);
+	p2pdma_defer(test, fake_host_remove, bridge);
+	h->bridge = bridge;
+
+	bridge->dev.parent = parent;
+	bridge->ops = &fake_pci_ops;
+	bridge->busnr = r->busnr;
+#ifdef CONFIG_X86
+	h->sd.domain = domain;
+	h->sd.node = NUMA_NO_NODE;
+	bridge->sysdata = &h->sd;
+#else
+	bridge->sysdata = h;
+#endif
+#ifdef CONFIG_PCI_DOMAINS_GENERIC
+	bridge->domain_nr = domain;
+#endif
+	pci_add_resource(&bridge->windows, &h->busn);
+
+	pci_lock_rescan_remove();
+	ret = pci_scan_root_bus_bridge(bridge);
+	pci_unlock_rescan_remove();
+	KUNIT_ASSERT_EQ(test, ret, 0);
+}
+
+/*
+ * Build the hierarchy of @sc and check that the PCI core saw it the way the
+ * table describes it; the routing expectations are computed from the table,
+ * never from what the PCI core reports.
+ */
+static struct fake_world *fake_world_create(struct kunit *test,
+					    const struct fake_scenario *sc)
+{
+	struct fake_world *w;
+	unsigned int i;
+
+	if (!IS_ENABLED(CONFIG_X86) && !IS_ENABLED(CONFIG_PCI_DOMAINS_GENERIC))
+		kunit_skip(test, "no way to place a fake root bus in a domain");
+
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	w->sc = sc;
+	w->cfg = kunit_kcalloc(test, sc->nr_fns, sizeof(*w->cfg), GFP_KERNEL);
+	w->parent = kunit_kcalloc(test, sc->nr_fns, sizeof(*w->parent),
+				  GFP_KERNEL);
+	w->acs_ctrl = kunit_kcalloc(test, sc->nr_fns, sizeof(*w->acs_ctrl),
+				    GFP_KERNEL);
+	w->pdev = kunit_kcalloc(test, sc->nr_fns, sizeof(*w->pdev),
+				GFP_KERNEL);
+	KUNIT_ASSERT_TRUE(test, w->cfg && w->parent && w->acs_ctrl && w->pdev);
+
+	for (i = 0; i < sc->nr_fns; i++) {
+		const struct fake_fn *fn = &sc->fns[i];
+
+		w->acs_ctrl[i] = fn->acs_ctrl;
+		if (sc->acs_port && !strcmp(fn->name, sc->acs_port)) {
+			KUNIT_ASSERT_TRUE(test, fn->acs);
+			w->acs_ctrl[i] = sc->acs_ctrl;
+		}
+		w->parent[i] = fake_parent(sc, i);
+		KUNIT_ASSERT_GE_MSG(test, w->parent[i], -1, "%s", fn->name);
+		w->cfg[i] = kunit_kzalloc(test, PCI_CFG_SPACE_EXP_SIZE,
+					  GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, w->cfg[i]);
+		fake_cfg_fill(w->cfg[i], fn, &sc->roots[fn->root],
+			      w->acs_ctrl[i]);
+	}
+
+	for (i = 0; i < sc->nr_roots; i++)
+		fake_host_add(test, w, i);
+
+	for (i = 0; i < sc->nr_fns; i++) {
+		const struct fake_fn *fn = &sc->fns[i];
+		struct pci_bus *bus = pci_find_bus(fake_domain(w, i), fn->bus);
+
+		KUNIT_ASSERT_NOT_NULL_MSG(test, bus, "no bus for %s", fn->name);
+		/* The bus holds a reference until fake_host_remove() */
+		w->pdev[i] = pci_get_slot(bus, fn->devfn);
+		pci_dev_put(w->pdev[i]);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, w->pdev[i], "%s not found",
+					  fn->name);
+	}
+
+	for (i = 0; i < sc->nr_fns; i++) {
+		struct pci_dev *up = w->parent[i] < 0 ? NULL :
+				     w->pdev[w->parent[i]];
+
+		KUNIT_ASSERT_PTR_EQ_MSG(test, pci_upstream_bridge(w->pdev[i]),
+					up, "%s", sc->fns[i].name);
+	}
+	return w;
+}
+
+static int fake_index(struct kunit *test, const struct fake_world *w,
+		      const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < w->sc->nr_fns; i++)
+		if (!strcmp(w->sc->fns[i].name, name))
+			return i;
+	KUNIT_FAIL_AND_ABORT(test, "no function %s", name);
+	return -1;
+}
+
+static struct pci_dev *fake_pdev(struct kunit *test,
+				 const struct fake_world *w, const char *name)
+{
+	return w->pdev[fake_index(test, w, name)];
+}
+
+/* Does any pair of @sc rely on a host bridge refusing P2P? */
+static bool fake_scenario_refuses(const struct fake_scenario *sc)
+{
+	unsigned int i;
+
+	for (i = 0; i < sc->nr_roots; i++)
+		if (!sc->roots[i].hb_routes)
+			return true;
+	return false;
+}
+
+static void fake_skip_if_cpu_routes(struct kunit *test)
+{
+	if (p2pdma_cpu_routes_p2p())
+		kunit_skip(test, "this CPU routes P2P through every host bridge");
+}
+
+/* ---- The rules, restated on the table ---- */
+
+struct fake_expect {
+	enum pci_p2pdma_map_type map;
+	int distance;
+	enum p2pdma_reason reason;
+	int blocker;			/* function index, -1 for none */
+	int host_root;			/* root bus refusing, -1 for none */
+};
+
+static int fake_depth(const struct fake_world *w, int i)
+{
+	int depth = 0;
+
+	while ((i = w->parent[i]) >= 0)
+		depth++;
+	return depth;
+}
+
+/* Steps from @i up to @anc (0 when they are the same), -1 if not above */
+static int fake_hops(const struct fake_world *w, int i, int anc)
+{
+	int hops;
+
+	for (hops = 0; i >= 0; i = w->parent[i], hops++)
+		if (i == anc)
+			return hops;
+	return -1;
+}
+
+/* The first port strictly below @top, on the way up from @i, redirecting */
+static int fake_acs_blocker(const struct fake_world *w, int i, int top)
+{
+	for (; i >= 0 && i != top; i = w->parent[i])
+		if (fake_is_bridge(w, i) &&
+		    (w->acs_ctrl[i] & FAKE_ACS_REDIRECT))
+			return i;
+	return -1;
+}
+
+static int fake_host_bridge(const struct fake_world *w, int i)
+{
+	const struct fake_scenario *sc = w->sc;
+	unsigned int root = sc->fns[i].root;
+	unsigned int j;
+
+	for (j = 0; j < sc->nr_fns; j++)
+		if (sc->fns[j].root == root && sc->fns[j].kind == FAKE_HOST)
+			return j;
+	return -1;
+}
+
+static void fake_expect(const struct fake_world *w, int a, int b,
+			bool cpu_routes, struct fake_expect *e)
+{
+	const struct fake_scenario *sc = w->sc;
+	const struct fake_root *ra = &sc->roots[sc->fns[a].root];
+	const struct fake_root *rb = &sc->roots[sc->fns[b].root];
+	int common = -1, hops_a, hops_b = -1, blocker = -1;
+
+	e->map = PCI_P2PDMA_MAP_BUS_ADDR;
+	e->distance = 0;
+	e->reason = P2PDMA_REASON_OK;
+	e->blocker = -1;
+	e->host_root = -1;
+	if (a == b)
+		return;
+
+	e->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	e->distance = P2PDMA_TEST_REFUSED;
+	if (fake_domain(w, a) != fake_domain(w, b)) {
+		e->reason = P2PDMA_REASON_OTHER_DOMAIN;
+		return;
+	}
+
+	for (hops_a = 0, common = a; common >= 0;
+	     common = w->parent[common], hops_a++) {
+		hops_b = fake_hops(w, b, common);
+		if (hops_b >= 0)
+			break;
+	}
+	if (common >= 0) {
+		blocker = fake_acs_blocker(w, a, common);
+		if (blocker < 0)
+			blocker = fake_acs_blocker(w, b, common);
+		if (blocker < 0) {
+			e->map = PCI_P2PDMA_MAP_BUS_ADDR;
+			e->distance = hops_a + hops_b;
+			return;
+		}
+	}
+
+	/* Through the host bridge: both ends must route P2P */
+	if (cpu_routes || (ra->hb_routes && rb->hb_routes)) {
+		e->map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
+		e->distance = fake_depth(w, a) + fake_depth(w, b) +
+			      P2PDMA_HOST_BRIDGE_PENALTY;
+	} else if (blocker >= 0) {
+		e->reason = P2PDMA_REASON_ACS_REDIRECT;
+		e->blocker = blocker;
+	} else {
+		e->reason = P2PDMA_REASON_HOST_BRIDGE;
+		e->blocker = fake_host_bridge(w, ra->hb_routes ? b : a);
+		e->host_root = sc->fns[ra->hb_routes ? b : a].root;
+	}
+}
+
+static void fake_check_route(struct kunit *test, const struct fake_world *w,
+			     int a, int b, const struct fake_expect *e)
+{
+	const char *pa = w->sc->fns[a].name, *pb = w->sc->fns[b].name;
+	struct pci_dev *blocker = e->blocker < 0 ? NULL : w->pdev[e->blocker];
+	struct p2pdma_route r = {
+		.map = PCI_P2PDMA_MAP_UNKNOWN,
+		.distance = INT_MIN,
+		.reason = (enum p2pdma_reason)-1,
+		.blocker = ERR_PTR(-EFAULT),
+		.host_bus = ERR_PTR(-EFAULT),
+		.host_bridge_id = U32_MAX,
+	};
+
+	p2pdma_route(w->pdev[a], w->pdev[b], &r);
+	KUNIT_EXPECT_EQ_MSG(test, r.map, e->map, "%s -> %s: got %s, want %s",
+			    pa, pb, p2pdma_map_name(r.map),
+			    p2pdma_map_name(e->map));
+	KUNIT_EXPECT_EQ_MSG(test, r.distance, e->distance, "%s -> %s: distance",
+			    pa, pb);
+	KUNIT_EXPECT_EQ_MSG(test, r.reason, e->reason, "%s -> %s: reason",
+			    pa, pb);
+	KUNIT_EXPECT_PTR_EQ_MSG(test, r.blocker, blocker,
+				"%s -> %s: blocker %s, want %s", pa, pb,
+				IS_ERR_OR_NULL(r.blocker) ? "(none)" :
+				pci_name(r.blocker),
+				blocker ? pci_name(blocker) : "(none)");
+
+	/* Which host bridge said no, if one did */
+	if (e->host_root >= 0) {
+		const struct fake_root *root = &w->sc->roots[e->host_root];
+
+		KUNIT_EXPECT_PTR_EQ_MSG(test, r.host_bus,
+					w->host[e->host_root].bridge->bus,
+					"%s -> %s: host_bus", pa, pb);
+		KUNIT_EXPECT_EQ_MSG(test, r.host_bridge_id,
+				    PCI_VENDOR_ID_INTEL << 16 | root->hb_device,
+				    "%s -> %s: host_bridge_id", pa, pb);
+	} else if (e->reason != P2PDMA_REASON_ACS_REDIRECT) {
+		KUNIT_EXPECT_NULL_MSG(test, r.host_bus, "%s -> %s: host_bus",
+				      pa, pb);
+		KUNIT_EXPECT_EQ_MSG(test, r.host_bridge_id, 0,
+				    "%s -> %s: host_bridge_id", pa, pb);
+	}
+}
+
+/*
+ * The same rules written out by hand for a few pairs, so that a slip in
+ * fake_expect() cannot hide one in the core.
+ */
+struct p2pdma_example {
+	const char *provider;
+	const char *client;
+	enum pci_p2pdma_map_type map;
+	int distance;
+	enum p2pdma_reason reason;
+	const char *blocker;
+};
+
+#define BUS_ADDR(_p, _c, _d)						\
+	{ _p, _c, PCI_P2PDMA_MAP_BUS_ADDR, _d, P2PDMA_REASON_OK }
+#define THRU_HB(_p, _c, _hops)						\
+	{ _p, _c, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,			\
+	  (_hops) + P2PDMA_HOST_BRIDGE_PENALTY, P2PDMA_REASON_OK }
+#define REFUSED(_p, _c, _reason, _blocker)				\
+	{ _p, _c, PCI_P2PDMA_MAP_NOT_SUPPORTED, P2PDMA_TEST_REFUSED,	\
+	  P2PDMA_REASON_##_reason, _blocker }
+
+static const struct p2pdma_example p2pdma_examples_skx[] = {
+	BUS_ADDR("ep1.0", "ep1.0", 0),
+	BUS_ADDR("hb", "hb", 0),
+	BUS_ADDR("ep1.0", "ep2", 4),	/* two downstream ports: 2 + 2 */
+	BUS_ADDR("ep2", "ep1.0", 4),
+	BUS_ADDR("ep1.0", "ep1.1", 2),	/* two functions: 1 + 1 */
+	BUS_ADDR("pci1", "pci2", 2),	/* one conventional bus: 1 + 1 */
+	BUS_ADDR("ep3", "ep4", 4),	/* the nested switch */
+	BUS_ADDR("ep1.0", "ep3", 6),	/* 2 + 4 */
+	BUS_ADDR("ep5", "rp2", 1),
+	THRU_HB("ep1.0", "ep5", 3 + 1),	/* two root ports */
+	THRU_HB("ep3", "pci1", 5 + 2),
+	THRU_HB("rciep1", "rciep2", 0),
+	THRU_HB("rciep3.0", "rciep3.1", 0),
+	THRU_HB("rciep1", "ep5", 1),
+};
+
+static const struct p2pdma_example p2pdma_examples_q35[] = {
+	BUS_ADDR("ep1.0", "ep2", 4),
+	BUS_ADDR("rciep1", "rciep1", 0),
+	REFUSED("ep1.0", "ep5", HOST_BRIDGE, "hb"),
+	REFUSED("rciep1", "rciep2", HOST_BRIDGE, "hb"),
+	REFUSED("rciep3.0", "rciep3.1", HOST_BRIDGE, "hb"),
+	REFUSED("pci2", "hb", HOST_BRIDGE, "hb"),
+};
+
+static const struct p2pdma_example p2pdma_examples_acs_q35[] = {
+	REFUSED("ep1.0", "ep2", ACS_REDIRECT, "dsp1"),
+	REFUSED("ep2", "ep1.0", ACS_REDIRECT, "dsp1"),
+	REFUSED("ep3", "ep1.1", ACS_REDIRECT, "dsp1"),
+	BUS_ADDR("ep1.0", "ep1.1", 2),	/* below the redirecting port */
+	BUS_ADDR("ep1.0", "dsp1", 1),
+	BUS_ADDR("ep2", "ep3", 6),
+	BUS_ADDR("ep4", "usp1", 4),
+};
+
+static const struct p2pdma_example p2pdma_examples_acs_skx[] = {
+	THRU_HB("ep1.0", "ep2", 3 + 3),
+	BUS_ADDR("ep1.0", "ep1.1", 2),
+	BUS_ADDR("ep2", "ep4", 6),
+};
+
+static const struct p2pdma_example p2pdma_examples_domains[] = {
+	REFUSED("a.ep", "b.ep", OTHER_DOMAIN, NULL),
+	REFUSED("b.rciep", "a.hb", OTHER_DOMAIN, NULL),
+	BUS_ADDR("a.ep", "a.rp", 1),
+	THRU_HB("a.ep", "a.rciep", 1),
+};
+
+static const struct p2pdma_example p2pdma_examples_mixed[] = {
+	THRU_HB("a.ep", "a.rciep", 1),
+	REFUSED("a.ep", "b.ep", HOST_BRIDGE, "b.hb"),
+	REFUSED("b.ep", "a.ep", HOST_BRIDGE, "b.hb"),
+	REFUSED("b.rciep", "b.ep", HOST_BRIDGE, "b.hb"),
+};
+
+struct p2pdma_example_set {
+	const char *scenario;
+	const struct p2pdma_example *ex;
+	unsigned int nr;
+};
+
+static const struct p2pdma_example_set p2pdma_example_sets[] = {
+	{ "switch-skx", p2pdma_examples_skx,
+	  ARRAY_SIZE(p2pdma_examples_skx) },
+	{ "switch-q35", p2pdma_examples_q35,
+	  ARRAY_SIZE(p2pdma_examples_q35) },
+	{ "acs-rr-dsp1-q35", p2pdma_examples_acs_q35,
+	  ARRAY_SIZE(p2pdma_examples_acs_q35) },
+	{ "acs-rr-dsp1-skx", p2pdma_examples_acs_skx,
+	  ARRAY_SIZE(p2pdma_examples_acs_skx) },
+	{ "domains-skx", p2pdma_examples_domains,
+	  ARRAY_SIZE(p2pdma_examples_domains) },
+	{ "two-roots-skx-q35", p2pdma_examples_mixed,
+	  ARRAY_SIZE(p2pdma_examples_mixed) },
+};
+
+static void fake_check_examples(struct kunit *test, const struct fake_world *w)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(p2pdma_example_sets); i++) {
+		const struct p2pdma_example_set *set = &p2pdma_example_sets[i];
+
+		if (strcmp(set->scenario, w->sc->desc))
+			continue;
+		for (j = 0; j < set->nr; j++) {
+			const struct p2pdma_example *ex = &set->ex[j];
+			struct fake_expect e = {
+				.map = ex->map,
+				.distance = ex->distance,
+				.reason = ex->reason,
+				.blocker = -1,
+				.host_root = -1,
+			};
+
+			if (ex->blocker)
+				e.blocker = fake_index(test, w, ex->blocker);
+			if (e.reason == P2PDMA_REASON_HOST_BRIDGE)
+				e.host_root = w->sc->fns[e.blocker].root;
+			fake_check_route(test, w,
+					 fake_index(test, w, ex->provider),
+					 fake_index(test, w, ex->client), &e);
+		}
+	}
+}
+
+static bool fake_has_fn(const struct fake_scenario *sc, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < sc->nr_fns; i++)
+		if (!strcmp(sc->fns[i].name, name))
+			return true;
+	return false;
+}
+
+/* The tables above refer to each other by name: check every name resolves */
+static void pci_p2pdma_route_tables(struct kunit *test)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(fake_scenarios); i++) {
+		const struct fake_scenario *sc = &fake_scenarios[i];
+
+		for (j = 0; j < sc->nr_fns; j++)
+			KUNIT_EXPECT_GE_MSG(test, fake_parent(sc, j), -1,
+					    "%s: %s", sc->desc,
+					    sc->fns[j].name);
+		if (sc->acs_port)
+			KUNIT_EXPECT_TRUE_MSG(test,
+					      fake_has_fn(sc, sc->acs_port),
+					      "%s", sc->desc);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(p2pdma_example_sets); i++) {
+		const struct p2pdma_example_set *set = &p2pdma_example_sets[i];
+		const struct fake_scenario *sc = fake_scenario_get(set->scenario);
+
+		KUNIT_ASSERT_NOT_NULL_MSG(test, sc, "%s", set->scenario);
+		for (j = 0; j < set->nr; j++) {
+			const struct p2pdma_example *ex = &set->ex[j];
+
+			KUNIT_EXPECT_TRUE(test, fake_has_fn(sc, ex->provider));
+			KUNIT_EXPECT_TRUE(test, fake_has_fn(sc, ex->client));
+			if (ex->blocker)
+				KUNIT_EXPECT_TRUE(test,
+						  fake_has_fn(sc, ex->blocker));
+		}
+	}
+}
+
+/*
+ * Each hierarchy: the pairs written out by hand, if any, then every ordered
+ * pair against the rules.
+ */
+static void pci_p2pdma_route(struct kunit *test)
+{
+	const struct fake_scenario *sc = test->param_value;
+	bool cpu_routes = p2pdma_cpu_routes_p2p();
+	struct fake_world *w;
+	struct fake_expect e;
+	int a, b;
+
+	if (fake_scenario_refuses(sc))
+		fake_skip_if_cpu_routes(test);
+
+	w = fake_world_create(test, sc);
+	fake_check_examples(test, w);
+	for (a = 0; a < sc->nr_fns; a++) {
+		for (b = 0; b < sc->nr_fns; b++) {
+			fake_expect(w, a, b, cpu_routes, &e);
+			fake_check_route(test, w, a, b, &e);
+		}
+	}
+}
+
+/* A device on no PCI bus at all, gone when the test ends */
+static struct device *p2pdma_non_pci_device(struct kunit *test)
+{
+	struct device *dev = kunit_device_register(test, "not-pci");
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	return dev;
+}
+
+/*
+ * pci_p2pdma_distance_many() from @provider to the space separated @names,
+ * all functions of @w.  Refusals are logged: the messages are part of what
+ * is exercised.
+ */
+static int fake_distances(struct kunit *test, const struct fake_world *w,
+			  const char *provider, const char *names)
+{
+	char *buf = kunit_kstrdup(test, names, GFP_KERNEL);
+	struct device *clients[8];
+	char *name;
+	int n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	while ((name = strsep(&buf, " "))) {
+		KUNIT_ASSERT_LT(test, n, ARRAY_SIZE(clients));
+		clients[n++] = &fake_pdev(test, w, name)->dev;
+	}
+	return pci_p2pdma_distance_many(fake_pdev(test, w, provider), clients,
+					n, true);
+}
+
+/* pci_p2pdma_distance_many() sums the clients' distances */
+static void pci_p2pdma_distance_many_sum(struct kunit *test)
+{
+	struct fake_world *w =
+		fake_world_create(test, fake_scenario_get("switch-skx"));
+	struct pci_dev *provider = fake_pdev(test, w, "ep1.0");
+	struct device *clients[2];
+
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep1.0"), 0);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep2"), 4);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep2 ep1.1 ep3"),
+			4 + 2 + 6);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "pci1", "pci2 pcibr"),
+			2 + 1);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep2 ep5"),
+			4 + 3 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+
+	/* A client that is no PCI device cannot be reached */
+	clients[0] = &fake_pdev(test, w, "ep2")->dev;
+	clients[1] = p2pdma_non_pci_device(test);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(provider, clients, 2,
+						       false), -1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(provider, &clients[1],
+						       1, true), -1);
+}
+
+/* One refused client refuses the whole set */
+static void pci_p2pdma_distance_many_refused(struct kunit *test)
+{
+	struct fake_world *w;
+
+	w = fake_world_create(test, fake_scenario_get("domains-skx"));
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp b.ep"), -1);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "b.rciep"), -1);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp a.rciep"),
+			1 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+}
+
+/* ... and so does a redirecting port or a host bridge off the allowlist */
+static void pci_p2pdma_distance_many_blocked(struct kunit *test)
+{
+	struct fake_world *w;
+
+	fake_skip_if_cpu_routes(test);
+	w = fake_world_create(test, fake_scenario_get("acs-rr-dsp1-q35"));
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep1.1"), 2);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep1.1 ep2"), -1);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep3", "ep4 rciep1"), -1);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep3", "ep4 dsp4"),
+			4 + 1);
+}
+
+/* Routes follow the ACS control register as it is now, never a stale copy */
+static void pci_p2pdma_route_acs_live(struct kunit *test)
+{
+	struct fake_world *w;
+	struct pci_dev *ep1, *ep2, *dsp1;
+	struct p2pdma_route r;
+	u8 *ctrl;
+
+	fake_skip_if_cpu_routes(test);
+	w = fake_world_create(test, fake_scenario_get("switch-q35"));
+	ep1 = fake_pdev(test, w, "ep1.0");
+	ep2 = fake_pdev(test, w, "ep2");
+	dsp1 = fake_pdev(test, w, "dsp1");
+	ctrl = w->cfg[fake_index(test, w, "dsp1")] + FAKE_ACS_CAP +
+	       PCI_ACS_CTRL;
+
+	p2pdma_route(ep1, ep2, &r);
+	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, false), 4);
+
+	put_unaligned_le16(PCI_ACS_SV | PCI_ACS_RR, ctrl);
+	p2pdma_route(ep1, ep2, &r);
+	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, r.reason, P2PDMA_REASON_ACS_REDIRECT);
+	KUNIT_EXPECT_PTR_EQ(test, r.blocker, dsp1);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, true), -1);
+
+	put_unaligned_le16(PCI_ACS_SV, ctrl);
+	p2pdma_route(ep1, ep2, &r);
+	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, r.distance, 4);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, false), 4);
+}
+
+/* ---- The p2pdma.host_bridges override ---- */
+
+struct p2pdma_hb_case {
+	const char *desc;
+	const char *val;
+	int ret;		/* entries parsed, or the error */
+	u32 ids[2];
+};
+
+static const struct p2pdma_hb_case p2pdma_hb_cases[] = {
+	{ "empty", "", 0 },
+	{ "newline", "\n", 0 },
+	{ "one", "8086:29c0", 1, { 0x808629c0 } },
+	{ "one-newline", "8086:29c0\n", 1, { 0x808629c0 } },
+	{ "upper-case", "8086:29C0", 1, { 0x808629c0 } },
+	{ "two", "8086:29c0,1022:1480", 2, { 0x808629c0, 0x10221480 } },
+	{ "two-newline", "1022:1480,8086:2030\n", 2,
+	  { 0x10221480, 0x80862030 } },
+	{ "vendor-only", "8086", -EINVAL },
+	{ "no-device", "8086:", -EINVAL },
+	{ "short-device", "8086:29c", -EINVAL },
+	{ "no-vendor", ":29c0", -EINVAL },
+	{ "long-vendor", "18086:29c0", -EINVAL },
+	{ "long-device", "8086:129c0", -EINVAL },
+	{ "not-hex", "zzzz:29c0", -EINVAL },
+	{ "dash", "8086-29c0", -EINVAL },
+	{ "space", "8086 29c0", -EINVAL },
+	{ "leading-space", " 8086:29c0", -EINVAL },
+	{ "trailing-space", "8086:29c0 ", -EINVAL },
+	{ "two-newlines", "8086:29c0\n\n", -EINVAL },
+	{ "trailing-comma", "8086:29c0,", -EINVAL },
+	{ "leading-comma", ",8086:29c0", -EINVAL },
+	{ "double-comma", "8086:29c0,,1022:1480", -EINVAL },
+	{ "semicolon", "8086:29c0;1022:1480", -EINVAL },
+	{ "comma-space", "8086:29c0, 1022:1480", -EINVAL },
+};
+
+KUNIT_ARRAY_PARAM_DESC(p2pdma_hb_case, p2pdma_hb_cases, desc);
+
+static void pci_p2pdma_host_bridges_parse(struct kunit *test)
+{
+	const struct p2pdma_hb_case *hc = test->param_value;
+	u32 ids[P2PDMA_MAX_HOST_BRIDGES] = {};
+	int i, ret;
+
+	ret = p2pdma_parse_host_bridges(hc->val, ids, ARRAY_SIZE(ids));
+	KUNIT_ASSERT_EQ(test, ret, hc->ret);
+	for (i = 0; i < ret; i++)
+		KUNIT_EXPECT_EQ_MSG(test, ids[i], hc->ids[i], "entry %d", i);
+}
+
+/* The list holds @max_ids entries and not one more */
+static void pci_p2pdma_host_bridges_parse_max(struct kunit *test)
+{
+	const int max = P2PDMA_MAX_HOST_BRIDGES;
+	u32 ids[P2PDMA_MAX_HOST_BRIDGES + 1];
+	char *val = kunit_kzalloc(test, 10 * (max + 1) + 1, GFP_KERNEL);
+	int i, len = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, val);
+	for (i = 0; i <= max; i++)
+		len += sprintf(val + len, "%s1b36:%04x", i ? "," : "", i);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_parse_host_bridges(val, ids, max + 1),
+			max + 1);
+	KUNIT_EXPECT_EQ(test, p2pdma_parse_host_bridges(val, ids, max),
+			-EINVAL);
+	/* Drop the last entry: exactly @max fit */
+	val[len - 10] = '\0';
+	KUNIT_ASSERT_EQ(test, p2pdma_parse_host_bridges(val, ids, max), max);
+	for (i = 0; i < max; i++)
+		KUNIT_EXPECT_EQ(test, ids[i], (u32)PCI_VENDOR_ID_REDHAT << 16 | i);
+	KUNIT_EXPECT_EQ(test, p2pdma_parse_host_bridges("", ids, 0), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_parse_host_bridges("8086:29c0", ids, 0),
+			-EINVAL);
+}
+
+#define P2PDMA_HB_PARAM		"/sys/module/p2pdma/parameters/host_bridges"
+#define P2PDMA_HB_PARAM_LEN	(P2PDMA_MAX_HOST_BRIDGES * 10 + 2)
+
+static int p2pdma_hb_param_write(const char *val)
+{
+	struct file *f = filp_open(P2PDMA_HB_PARAM, O_WRONLY, 0);
+	loff_t pos = 0;
+	ssize_t ret;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	ret = kernel_write(f, val, strlen(val), &pos);
+	filp_close(f, NULL);
+	return ret < 0 ? ret : 0;
+}
+
+static int p2pdma_hb_param_read(char *buf)
+{
+	struct file *f = filp_open(P2PDMA_HB_PARAM, O_RDONLY, 0);
+	loff_t pos = 0;
+	ssize_t ret;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	ret = kernel_read(f, buf, P2PDMA_HB_PARAM_LEN - 1, &pos);
+	filp_close(f, NULL);
+	if (ret < 0)
+		return ret;
+	buf[ret] = '\0';
+	return 0;
+}
+
+static void p2pdma_hb_param_restore(void *saved)
+{
+	p2pdma_hb_param_write(saved);
+}
+
+static void p2pdma_expect_q35_route(struct kunit *test, struct fake_world *w,
+				    bool routes)
+{
+	struct pci_dev *ep1 = fake_pdev(test, w, "ep1.0");
+	struct pci_dev *ep5 = fake_pdev(test, w, "ep5");
+	struct p2pdma_route r;
+
+	p2pdma_route(ep1, ep5, &r);
+	if (routes) {
+		KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+		KUNIT_EXPECT_EQ(test, r.distance,
+				3 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+		KUNIT_EXPECT_EQ(test, r.reason, P2PDMA_REASON_OK);
+	} else {
+		KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+		KUNIT_EXPECT_EQ(test, r.reason, P2PDMA_REASON_HOST_BRIDGE);
+		KUNIT_EXPECT_PTR_EQ(test, r.blocker, fake_pdev(test, w, "hb"));
+	}
+}
+
+/*
+ * Declaring the q35 host bridge through the module parameter lets its root
+ * ports talk; bad input leaves the list as it was.  The parameter is
+ * written through sysfs like an administrator would, and restored at the
+ * end.
+ */
+static void pci_p2pdma_host_bridges_override(struct kunit *test)
+{
+	char *saved = kunit_kzalloc(test, P2PDMA_HB_PARAM_LEN, GFP_KERNEL);
+	char *now = kunit_kzalloc(test, P2PDMA_HB_PARAM_LEN, GFP_KERNEL);
+	struct fake_world *w;
+
+	KUNIT_ASSERT_TRUE(test, saved && now);
+	fake_skip_if_cpu_routes(test);
+	if (p2pdma_hb_param_read(saved))
+		kunit_skip(test, "cannot read %s", P2PDMA_HB_PARAM);
+	p2pdma_defer(test, p2pdma_hb_param_restore, saved);
+
+	w = fake_world_create(test, fake_scenario_get("switch-q35"));
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write(""), 0);
+	p2pdma_expect_q35_route(test, w, false);
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("8086:29c0\n"), 0);
+	p2pdma_expect_q35_route(test, w, true);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_read(now), 0);
+	KUNIT_EXPECT_STREQ(test, now, "8086:29c0\n");
+
+	KUNIT_EXPECT_EQ(test, p2pdma_hb_param_write("8086:29c0,zz"), -EINVAL);
+	p2pdma_expect_q35_route(test, w, true);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_read(now), 0);
+	KUNIT_EXPECT_STREQ(test, now, "8086:29c0\n");
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("1022:1480,8086:29c0"), 0);
+	p2pdma_expect_q35_route(test, w, true);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_read(now), 0);
+	KUNIT_EXPECT_STREQ(test, now, "1022:1480,8086:29c0\n");
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("1022:1480"), 0);
+	p2pdma_expect_q35_route(test, w, false);
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("\n"), 0);
+	p2pdma_expect_q35_route(test, w, false);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_read(now), 0);
+	KUNIT_EXPECT_STREQ(test, now, "\n");
+}
+
+/* ---- A real provider ---- */
+
+#define P2PMEM_SLOTS		16384
+#define P2PMEM_STRESS_OPS	256
+#define P2PMEM_STRESS_SLOTS	8
+
+struct p2pmem_chunk {
+	void *addr;
+	size_t size;
+};
+
+/* Every p2pmem allocation a test holds, released when it ends */
+struct p2pmem_ctx {
+	struct pci_dev *pdev;
+	struct p2pmem_chunk *chunks;
+	unsigned int nr;
+	int bar;		/* the BAR the memory comes from */
+	size_t chunk;		/* allocation unit when exhausting */
+	size_t baseline;	/* bytes available when the test began */
+};
+
+static void *p2pmem_alloc(struct p2pmem_ctx *c, size_t size)
+{
+	void *addr;
+
+	if (c->nr == P2PMEM_SLOTS)
+		return NULL;
+	addr = pci_alloc_p2pmem(c->pdev, size);
+	if (addr) {
+		c->chunks[c->nr].addr = addr;
+		c->chunks[c->nr].size = size;
+		c->nr++;
+	}
+	return addr;
+}
+
+static void p2pmem_free_from(struct p2pmem_ctx *c, unsigned int first)
+{
+	while (c->nr > first) {
+		c->nr--;
+		pci_free_p2pmem(c->pdev, c->chunks[c->nr].addr,
+				c->chunks[c->nr].size);
+	}
+}
+
+static void p2pmem_release(void *data)
+{
+	p2pmem_free_from(data, 0);
+}
+
+static int p2pmem_bar(struct pci_dev *pdev, phys_addr_t phys, size_t size)
+{
+	int bar;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		struct resource *res = &pdev->resource[bar];
+
+		if (resource_type(res) == IORESOURCE_MEM &&
+		    phys >= res->start && phys + size - 1 <= res->end)
+			return bar;
+	}
+	return -1;
+}
+
+/*
+ * Exhaust the provider in @unit sized allocations, then in halves of it
+ * down to a page, and return how many bytes that took.  The allocations
+ * stay with the caller.
+ */
+static size_t p2pmem_exhaust(struct kunit *test, struct p2pmem_ctx *c,
+			     size_t unit)
+{
+	size_t total = 0;
+
+	for (; unit >= PAGE_SIZE; unit /= 2)
+		while (p2pmem_alloc(c, unit))
+			total += unit;
+	KUNIT_ASSERT_LT_MSG(test, c->nr, P2PMEM_SLOTS,
+			    "too many allocations to count the pool");
+	return total;
+}
+
+/* Bytes the provider can hand out now, by exhausting it and giving back */
+static size_t p2pmem_available(struct kunit *test, struct p2pmem_ctx *c)
+{
+	unsigned int first = c->nr;
+	size_t total = p2pmem_exhaust(test, c, c->chunk);
+
+	p2pmem_free_from(c, first);
+	return total;
+}
+
+static struct p2pmem_ctx *p2pmem_ctx_get(struct kunit *test)
+{
+	struct pci_dev *pdev = p2pdma_find_provider(test);
+	struct p2pmem_ctx *c;
+	size_t bar_len;
+	void *probe;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->chunks = kvcalloc(P2PMEM_SLOTS, sizeof(*c->chunks), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c->chunks);
+	p2pdma_defer(test, p2pdma_test_kvfree, c->chunks);
+	c->pdev = pdev;
+	p2pdma_defer(test, p2pmem_release, c);
+
+	probe = p2pmem_alloc(c, PAGE_SIZE);
+	if (!probe)
+		kunit_skip(test, "%s has no free p2pmem", pci_name(pdev));
+	c->bar = p2pmem_bar(pdev, virt_to_phys(probe), PAGE_SIZE);
+	p2pmem_free_from(c, 0);
+	KUNIT_ASSERT_GE_MSG(test, c->bar, 0, "p2pmem of %s outside its BARs",
+			    pci_name(pdev));
+
+	/* Keep a count of the whole BAR within P2PMEM_SLOTS / 2 chunks */
+	bar_len = pci_resource_len(pdev, c->bar);
+	c->chunk = roundup_pow_of_two(max_t(size_t, PAGE_SIZE,
+					    bar_len / (P2PMEM_SLOTS / 2)));
+	c->baseline = p2pmem_available(test, c);
+	kunit_info(test, "provider %s BAR %d: %zu bytes available\n",
+		   pci_name(pdev), c->bar, c->baseline);
+	return c;
+}
+
+/* Where @addr is, seen from the CPU and from the bus, must agree */
+static void p2pmem_check_buffer(struct kunit *test, struct p2pmem_ctx *c,
+				void *addr, size_t size)
+{
+	phys_addr_t phys = virt_to_phys(addr);
+	pci_bus_addr_t bus;
+	int bar;
+
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)addr, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, is_pci_p2pdma_page(virt_to_page(addr)));
+	bar = p2pmem_bar(c->pdev, phys, size);
+	KUNIT_EXPECT_EQ_MSG(test, bar, c->bar, "%zu bytes at %pa", size,
+			    &phys);
+	if (bar < 0)
+		return;
+	bus = pci_bus_address(c->pdev, bar) +
+	      (phys - pci_resource_start(c->pdev, bar));
+	KUNIT_EXPECT_EQ(test, pci_p2pmem_virt_to_bus(c->pdev, addr), bus);
+	KUNIT_EXPECT_EQ(test, pci_p2pmem_virt_to_bus(c->pdev,
+						     addr + size - 1),
+			bus + size - 1);
+}
+
+static void pci_p2pdma_alloc_sizes(struct kunit *test)
+{
+	static const size_t sizes[] = {
+		SZ_4K, SZ_64K, SZ_1M, 1, 100, SZ_4K + 1, 12345, SZ_64K - 1,
+		3 * SZ_64K + 17,
+	};
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		void *addr = p2pmem_alloc(c, sizes[i]);
+
+		KUNIT_EXPECT_NOT_NULL_MSG(test, addr, "%zu bytes", sizes[i]);
+		if (addr)
+			p2pmem_check_buffer(test, c, addr, sizes[i]);
+	}
+
+	/* No two allocations share a byte */
+	for (i = 0; i < c->nr; i++) {
+		for (j = i + 1; j < c->nr; j++) {
+			unsigned long a = (unsigned long)c->chunks[i].addr;
+			unsigned long b = (unsigned long)c->chunks[j].addr;
+
+			KUNIT_EXPECT_TRUE(test, a + c->chunks[i].size <= b ||
+					  b + c->chunks[j].size <= a);
+		}
+	}
+
+	/* More than the BAR holds is refused */
+	KUNIT_EXPECT_NULL(test, p2pmem_alloc(c, pci_resource_len(c->pdev,
+								 c->bar) * 2));
+
+	p2pmem_free_from(c, 0);
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+static void pci_p2pdma_alloc_exhaust(struct kunit *test)
+{
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	unsigned int nr;
+	size_t total;
+
+	KUNIT_ASSERT_GT(test, c->baseline, 0);
+
+	total = p2pmem_exhaust(test, c, c->chunk);
+	KUNIT_EXPECT_EQ(test, total, c->baseline);
+	KUNIT_EXPECT_NULL(test, p2pmem_alloc(c, 1));
+	KUNIT_EXPECT_NULL(test, p2pmem_alloc(c, PAGE_SIZE));
+	nr = c->nr;
+
+	/* Everything given back can be taken again, the same way */
+	p2pmem_free_from(c, 0);
+	KUNIT_EXPECT_EQ(test, p2pmem_exhaust(test, c, c->chunk), total);
+	KUNIT_EXPECT_EQ(test, c->nr, nr);
+	p2pmem_free_from(c, 0);
+
+	/* ... and page by page, when that many fit in the ledger */
+	if (c->baseline / PAGE_SIZE < P2PMEM_SLOTS) {
+		total = p2pmem_exhaust(test, c, PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, total, c->baseline);
+		p2pmem_free_from(c, 0);
+	}
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+struct p2pmem_sgl {
+	struct pci_dev *pdev;
+	struct scatterlist *sgl;
+};
+
+static void p2pmem_sgl_release(void *data)
+{
+	struct p2pmem_sgl *s = data;
+
+	pci_p2pmem_free_sgl(s->pdev, s->sgl);
+}
+
+/* A p2pmem scatterlist of @length bytes, freed when the test ends */
+static struct p2pmem_sgl *p2pmem_sgl_get(struct kunit *test,
+					 struct pci_dev *pdev, u32 length)
+{
+	struct p2pmem_sgl *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	unsigned int nents = UINT_MAX;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	s->pdev = pdev;
+	s->sgl = pci_p2pmem_alloc_sgl(pdev, &nents, length);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, s->sgl, "%u bytes", length);
+	p2pdma_defer(test, p2pmem_sgl_release, s);
+	KUNIT_EXPECT_EQ(test, nents, 1);
+	return s;
+}
+
+static void pci_p2pdma_alloc_sgl(struct kunit *test)
+{
+	static const u32 lengths[] = { SZ_4K, 12345, SZ_64K + 1, SZ_1M };
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lengths); i++) {
+		struct p2pmem_sgl *s = p2pmem_sgl_get(test, c->pdev,
+						      lengths[i]);
+		struct scatterlist *sg = s->sgl;
+
+		KUNIT_EXPECT_EQ(test, sg->length, lengths[i]);
+		KUNIT_EXPECT_EQ(test, sg->offset, 0);
+		KUNIT_EXPECT_TRUE(test, sg_is_last(sg));
+		KUNIT_EXPECT_TRUE(test, is_pci_p2pdma_page(sg_page(sg)));
+		p2pmem_check_buffer(test, c, sg_virt(sg), sg->length);
+		kunit_release_action(test, p2pmem_sgl_release, s);
+	}
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+struct p2pmem_slot {
+	u32 *addr;
+	size_t size;
+	u32 stamp;
+};
+
+struct p2pmem_worker {
+	struct work_struct work;
+	struct pci_dev *pdev;
+	unsigned int cpu;
+	unsigned int allocs;
+	unsigned int clobbered;
+};
+
+/*
+ * Allocate and free in a ring of slots, stamping each buffer: a buffer
+ * handed to two workers at once shows up as a clobbered stamp.
+ */
+static void p2pmem_stress(struct work_struct *work)
+{
+	struct p2pmem_worker *wk = container_of(work, struct p2pmem_worker,
+						work);
+	struct p2pmem_slot slot[P2PMEM_STRESS_SLOTS] = {};
+	unsigned int i;
+
+	for (i = 0; i < P2PMEM_STRESS_OPS + P2PMEM_STRESS_SLOTS; i++) {
+		struct p2pmem_slot *s = &slot[i % P2PMEM_STRESS_SLOTS];
+
+		if (s->addr) {
+			if (READ_ONCE(*s->addr) != s->stamp)
+				wk->clobbered++;
+			pci_free_p2pmem(wk->pdev, s->addr, s->size);
+			s->addr = NULL;
+		}
+		if (i >= P2PMEM_STRESS_OPS)
+			continue;
+
+		s->size = ((i + wk->cpu) % 4 + 1) * PAGE_SIZE - (i & 1) * 100;
+		s->addr = pci_alloc_p2pmem(wk->pdev, s->size);
+		if (!s->addr)
+			continue;
+		s->stamp = wk->cpu << 16 | i;
+		WRITE_ONCE(*s->addr, s->stamp);
+		wk->allocs++;
+		cond_resched();
+	}
+}
+
+static void pci_p2pdma_alloc_concurrent(struct kunit *test)
+{
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	struct p2pmem_worker *wk;
+	unsigned int cpu, allocs = 0, clobbered = 0, workers = 0;
+
+	wk = kunit_kcalloc(test, nr_cpu_ids, sizeof(*wk), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, wk);
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		INIT_WORK(&wk[cpu].work, p2pmem_stress);
+		wk[cpu].pdev = c->pdev;
+		wk[cpu].cpu = cpu;
+		queue_work_on(cpu, system_wq, &wk[cpu].work);
+		workers++;
+	}
+	cpus_read_unlock();
+
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++) {
+		if (!wk[cpu].pdev)
+			continue;
+		flush_work(&wk[cpu].work);
+		allocs += wk[cpu].allocs;
+		clobbered += wk[cpu].clobbered;
+	}
+	kunit_info(test, "%u workers, %u allocations\n", workers, allocs);
+
+	/* Each worker holds at most P2PMEM_STRESS_SLOTS * 4 pages */
+	if (workers * P2PMEM_STRESS_SLOTS * 4 * PAGE_SIZE <= c->baseline)
+		KUNIT_EXPECT_EQ(test, allocs, workers * P2PMEM_STRESS_OPS);
+	else
+		KUNIT_EXPECT_GT(test, allocs, 0);
+	KUNIT_EXPECT_EQ(test, clobbered, 0);
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+/* ---- DMA mapping of p2pmem ---- */
+
+/*
+ * Another device, neither a bridge nor a host bridge, whose route from
+ * @provider is @map.  The reference is dropped when the test ends.
+ */
+static struct pci_dev *p2pdma_find_client(struct kunit *test,
+					  struct pci_dev *provider,
+					  enum pci_p2pdma_map_type map)
+{
+	struct pci_dev *pdev = NULL;
+	struct p2pdma_route r;
+
+	for_each_pci_dev(pdev) {
+		if (pci_is_bridge(pdev) || pdev == provider ||
+		    pdev->class >> 8 == PCI_CLASS_BRIDGE_HOST)
+			continue;
+		p2pdma_route(provider, pdev, &r);
+		if (r.map == map)
+			break;
+	}
+	if (pdev)
+		p2pdma_defer(test, p2pdma_test_put_pdev, pdev);
+	return pdev;
+}
+
+struct p2pdma_mapping {
+	struct device *dev;
+	struct sg_table sgt;
+};
+
+static void p2pdma_unmap(void *data)
+{
+	struct p2pdma_mapping *m = data;
+
+	dma_unmap_sgtable(m->dev, &m->sgt, DMA_BIDIRECTIONAL, 0);
+}
+
+/* Map @length bytes of @provider's p2pmem for @client; unmapped at the end */
+static int p2pdma_map(struct kunit *test, struct pci_dev *provider,
+		      struct pci_dev *client, u32 length,
+		      struct p2pdma_mapping **mapping)
+{
+	struct p2pmem_sgl *s = p2pmem_sgl_get(test, provider, length);
+	struct p2pdma_mapping *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->dev = &client->dev;
+	m->sgt.sgl = s->sgl;
+	m->sgt.orig_nents = 1;
+	m->sgt.nents = 1;
+	ret = dma_map_sgtable(m->dev, &m->sgt, DMA_BIDIRECTIONAL, 0);
+	if (!ret)
+		p2pdma_defer(test, p2pdma_unmap, m);
+	*mapping = m;
+	return ret;
+}
+
+static void p2pdma_check_bus_mapping(struct kunit *test,
+				     struct pci_dev *provider,
+				     struct pci_dev *client)
+{
+	struct p2pdma_mapping *m;
+	struct scatterlist *sg;
+
+	KUNIT_ASSERT_EQ_MSG(test, p2pdma_map(test, provider, client, SZ_64K,
+					     &m), 0, "client %s",
+			    pci_name(client));
+	sg = m->sgt.sgl;
+	KUNIT_EXPECT_EQ(test, m->sgt.nents, 1);
+	KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sg));
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sg),
+			pci_p2pmem_virt_to_bus(provider, sg_virt(sg)));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(sg), SZ_64K);
+}
+
+/* The provider is always near itself */
+static void pci_p2pdma_map_self(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+
+	p2pdma_check_bus_mapping(test, provider, provider);
+}
+
+/* So is a peer below the same switch, if there is one */
+static void pci_p2pdma_map_near(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct pci_dev *client;
+
+	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR);
+	if (!client)
+		kunit_skip(test, "no other device near %s", pci_name(provider));
+	kunit_info(test, "near client %s\n", pci_name(client));
+	p2pdma_check_bus_mapping(test, provider, client);
+}
+
+/* A device the provider cannot reach gets -EREMOTEIO */
+static void pci_p2pdma_map_refused(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct pci_dev *client;
+	struct p2pdma_mapping *m;
+
+	client = p2pdma_find_client(test, provider,
+				    PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	if (!client)
+		kunit_skip(test, "every device can reach %s",
+			   pci_name(provider));
+	kunit_info(test, "refused client %s\n", pci_name(client));
+	KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
+			-EREMOTEIO);
+}
+
+/* Through the host bridge the mapping is an ordinary one */
+static void pci_p2pdma_map_host_bridge(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct pci_dev *client;
+	struct p2pdma_mapping *m;
+
+	client = p2pdma_find_client(test, provider,
+				    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	if (!client)
+		kunit_skip(test, "no device reaches %s through the host bridge",
+			   pci_name(provider));
+	kunit_info(test, "client %s\n", pci_name(client));
+	KUNIT_ASSERT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
+			0);
+	KUNIT_EXPECT_EQ(test, m->sgt.nents, 1);
+	KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(m->sgt.sgl));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(m->sgt.sgl), SZ_64K);
+}
+
+static struct kunit_case pci_p2pdma_attr_cases[] = {
+	KUNIT_CASE_PARAM(pci_p2pdma_store_bool, p2pdma_bool_word_gen_params),
+	KUNIT_CASE_PARAM(pci_p2pdma_store_invalid,
+			 p2pdma_bad_input_gen_params),
+	KUNIT_CASE(pci_p2pdma_store_non_provider),
+	KUNIT_CASE(pci_p2pdma_store_provider),
+	KUNIT_CASE(pci_p2pdma_show_bool),
+	KUNIT_CASE(pci_p2pdma_show_device),
+	{}
+};
+
+static struct kunit_suite pci_p2pdma_attr_suite = {
+	.name = "pci_p2pdma_attr",
+	.test_cases = pci_p2pdma_attr_cases,
+};
+
+static struct kunit_case pci_p2pdma_topology_cases[] = {
+	KUNIT_CASE(pci_p2pdma_route_tables),
+	KUNIT_CASE_PARAM(pci_p2pdma_route, fake_scenario_gen_params),
+	KUNIT_CASE(pci_p2pdma_distance_many_sum),
+	KUNIT_CASE(pci_p2pdma_distance_many_refused),
+	KUNIT_CASE(pci_p2pdma_distance_many_blocked),
+	KUNIT_CASE(pci_p2pdma_route_acs_live),
+	{}
+};
+
+static struct kunit_suite pci_p2pdma_topology_suite = {
+	.name = "pci_p2pdma_topology",
+	.test_cases = pci_p2pdma_topology_cases,
+};
+
+static struct kunit_case pci_p2pdma_host_bridges_cases[] = {
+	KUNIT_CASE_PARAM(pci_p2pdma_host_bridges_parse,
+			 p2pdma_hb_case_gen_params),
+	KUNIT_CASE(pci_p2pdma_host_bridges_parse_max),
+	KUNIT_CASE(pci_p2pdma_host_bridges_override),
+	{}
+};
+
+static struct kunit_suite pci_p2pdma_host_bridges_suite = {
+	.name = "pci_p2pdma_host_bridges",
+	.test_cases = pci_p2pdma_host_bridges_cases,
+};
+
+static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
+	KUNIT_CASE(pci_p2pdma_alloc_sizes),
+	KUNIT_CASE(pci_p2pdma_alloc_exhaust),
+	KUNIT_CASE(pci_p2pdma_alloc_sgl),
+	KUNIT_CASE_SLOW(pci_p2pdma_alloc_concurrent),
+	KUNIT_CASE(pci_p2pdma_map_self),
+	KUNIT_CASE(pci_p2pdma_map_near),
+	KUNIT_CASE(pci_p2pdma_map_refused),
+	KUNIT_CASE(pci_p2pdma_map_host_bridge),
+	{}
+};
+
+static struct kunit_suite pci_p2pdma_p2pmem_suite = {
+	.name = "pci_p2pdma_p2pmem",
+	.test_cases = pci_p2pdma_p2pmem_cases,
+};
+
+kunit_test_suites(&pci_p2pdma_attr_suite, &pci_p2pdma_topology_suite,
+		  &pci_p2pdma_host_bridges_suite, &pci_p2pdma_p2pmem_suite);
+
+MODULE_DESCRIPTION("KUnit tests for PCI peer-to-peer DMA");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
