@@ -39,7 +39,7 @@ if [ "$(cat "$BUILD/.p2pdma-config" 2>/dev/null)" != "$stamp" ]; then
 	# Report fragment options Kconfig did not take (missing dependencies).
 	cat "${FRAGS[@]}" | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)/\1 \2/p' |
 	while read -r sym val; do
-		grep -q "^config ${sym#CONFIG_}\$" -r "$SRC" --include='Kconfig*' || continue
+		grep -qE "^(menu)?config ${sym#CONFIG_}\$" -r "$SRC" --include='Kconfig*' || continue
 		if [ "$val" = n ]; then
 			grep -q "^$sym=" "$BUILD/.config" && echo "  WARN    $sym should be n"
 		else

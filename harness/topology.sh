@@ -8,13 +8,18 @@
 #   cpu MODEL                     QEMU -cpu (default qemu64)
 #   iommu                         an Intel VT-d IOMMU, enabled in the guest
 #   append ARG...                 extra kernel command line
+#   global DRIVER.PROP=VALUE      a QEMU -global, e.g. native PCIe hotplug:
+#                                 ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 #   rootport ID [on BUS] [acs=off]      PCIe root port (default on pcie.0)
 #   pxb ID bus_nr=N               an extra PCIe host bridge (pxb-pcie)
 #   switch ID on BUS [ports=N]    upstream port ID, downstream ports ID-d0..
 #   pcibridge ID on BUS           a PCIe-to-conventional-PCI bridge
 #   nvme SERIAL on BUS [cmb=MiB] [addr=A] [multifunction=on] [namespaces=N]
-#   expect PROVIDER CLIENT ok|refused [base=ok|refused]
-#                                 P2P from CLIENT's DMA into PROVIDER's p2pmem
+#   expect PROVIDER CLIENT ok|refused [base=ok|refused] [map=bus|host] [data=no]
+#                                 DMA by CLIENT into PROVIDER's p2pmem: allowed
+#                                 or refused; with map=, the kernel's mapping
+#                                 (checked where the core reports it); data=no
+#                                 when QEMU cannot carry the data (see iommu.topo)
 
 TOPO_DISK_MB=${TOPO_DISK_MB:-64}
 TOPO_DATA_MB=${TOPO_DATA_MB:-32}
@@ -25,6 +30,7 @@ topology_reset() {
 	TOPO_APPEND=
 	TOPO_ARGS=()
 	TOPO_SERIALS=
+	TOPO_NVME_QEMU=
 	TOPO_EXPECT=
 	TOPO_EXPECT_BASE=
 	TOPO_DESC=
@@ -72,6 +78,8 @@ topology_statement() {
 		TOPO_APPEND+=" intel_iommu=on iommu=nopt" ;;
 	append)
 		TOPO_APPEND+=" $*" ;;
+	global)
+		TOPO_ARGS+=(-global "$1") ;;
 	rootport)
 		local acs=
 		[ "$(kv acs on "$@")" = off ] && acs=,disable-acs=on
@@ -105,12 +113,16 @@ topology_statement() {
 			TOPO_ARGS+=(-drive "if=none,id=drv-$id-$n,file=$run/$id-n$n.img,format=raw")
 			TOPO_ARGS+=(-device "nvme-ns,drive=drv-$id-$n,bus=ctl-$id,nsid=$n")
 		done
-		TOPO_SERIALS+=" $id" ;;
+		TOPO_SERIALS+=" $id"
+		# What device_add needs to plug the controller back in (namespace 1).
+		TOPO_NVME_QEMU+=" $id:$(on "$@"):$cmb" ;;
 	expect)
-		local base
+		local base map data
 		base=$(kv base "$3" "$@")
-		TOPO_EXPECT+=" $1:$2:$3"
-		TOPO_EXPECT_BASE+=" $1:$2:$base" ;;
+		map=$(kv map - "$@")
+		data=$(kv data yes "$@")
+		TOPO_EXPECT+=" $1:$2:$3:$map:$data"
+		TOPO_EXPECT_BASE+=" $1:$2:$base:$map:$data" ;;
 	*)
 		echo "topology: unknown statement '$kw'" >&2
 		return 1 ;;
@@ -142,6 +154,7 @@ topology_load() {
 topology_env() {
 	echo "TOPO_NAME='$TOPO_NAME'"
 	echo "NVME_SERIALS='${TOPO_SERIALS# }'"
+	echo "NVME_QEMU='${TOPO_NVME_QEMU# }'"
 	echo "EXPECT='${TOPO_EXPECT# }'"
 	echo "EXPECT_BASE='${TOPO_EXPECT_BASE# }'"
 	echo "DISK_MB=$TOPO_DISK_MB"

@@ -20,10 +20,36 @@ for s in $NVME_SERIALS; do
 	ktap_diag "$s at $b: $(cat "$(p2pmem "$b")/size") bytes of p2pmem"
 done
 
+# route_of PROVIDER_BDF CLIENT_BDF: the core's report line for the pair
+# ("CLIENT MAP DISTANCE REASON..."), empty when the core has no report.
+route_of() {
+	f=/sys/kernel/debug/p2pdma/$1
+	[ -r "$f" ] && grep "^$2 " "$f"
+}
+
 for e in $exp; do
-	prov=${e%%:*}; rest=${e#*:}; client=${rest%%:*}; want=${rest#*:}
+	IFS=: read -r prov client want map data <<-EOT
+	$e
+	EOT
 	pbdf=$(nvme_bdf "$prov"); cbdf=$(nvme_bdf "$client")
 	name="$TOPO_NAME: $client ($cbdf) DMA into $prov ($pbdf) p2pmem: $want"
+	[ "$map" = - ] || name="$name via $map"
+	route=$(route_of "$pbdf" "$cbdf")
+	[ -n "$route" ] && ktap_diag "route: $route"
+	if [ "$map" != - ] && [ -n "$route" ]; then
+		case $map in
+		bus) word=bus-address ;;
+		host) word=host-bridge ;;
+		esac
+		if ! echo "$route" | grep -q " $word "; then
+			ktap_fail "$name # the core reports: $route"
+			continue
+		fi
+	fi
+	if [ "$data" = no ]; then
+		ktap_skip "$name" "decision only: QEMU cannot carry this transfer (see the topology file)"
+		continue
+	fi
 	mark=$(dmesg_mark)
 	out=$(p2pmem-copy --src "serial:$client" --dst "serial:$prov" \
 		--provider "$pbdf" --length 1M --offset 1M --verify 2>&1)
