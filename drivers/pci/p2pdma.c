@@ -15,6 +15,7 @@
 #define pr_fmt(fmt) "pci-p2pdma: " fmt
 
 #include <linux/ctype.h>
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/fs.h>
@@ -35,6 +36,7 @@
 #include <linux/ratelimit.h>
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/seqlock.h>
 #include <linux/sizes.h>
@@ -42,6 +44,7 @@
 #include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <kunit/visibility.h>
 #ifdef CONFIG_X86
@@ -59,9 +62,6 @@
  * @size: length in bytes
  * @bus_off: PCI bus address minus CPU physical address in this BAR; a peer
  *	reached without the host bridge must be given bus addresses
- * @served_user: a page of this range was mapped to userspace at least once,
- *	so its refcount may be in flux at teardown
- *	(see p2pdma_wait_pages_settled())
  * @pgmap: the ZONE_DEVICE map.  Its percpu ref is the pin every allocation
  *	holds: memunmap_pages() cannot finish while one is held, and once it
  *	has killed the ref no new allocation can start.  Last member because
@@ -73,7 +73,6 @@ struct p2pdma_range {
 	void *kaddr;
 	size_t size;
 	u64 bus_off;
-	bool served_user;
 	struct dev_pagemap pgmap;
 };
 
@@ -85,6 +84,10 @@ struct p2pdma_range {
  * @pool: free space of all ranges; only the p2pdma_pool_*() helpers touch it
  * @map_cache: client key -> cached map type, see "Map-type cache" below
  * @idle_wq: teardown waits here for outstanding allocations to come back
+ * @freed_lock: protects @freed
+ * @freed: pages userspace let go of, waiting for their refcount to be reset
+ *	before they rejoin the pool; chained through page->zone_device_data
+ * @reap_work: returns @freed pages to the pool
  * @window: first page offset of this provider in the address_space shared
  *	by all "allocate" files; mappings are revoked window by window
  * @published: other drivers and userspace may allocate from this provider
@@ -101,6 +104,9 @@ struct pci_p2pdma {
 	struct gen_pool *pool;
 	struct xarray map_cache;
 	wait_queue_head_t idle_wq;
+	spinlock_t freed_lock;		/* protects @freed */
+	struct page *freed;
+	struct delayed_work reap_work;
 	pgoff_t window;
 	bool published;
 	bool sysfs_added;
@@ -127,8 +133,8 @@ static pgoff_t p2pdma_next_window;	/* protected by p2pdma_lock */
  * The allocator.  Only these helpers know how free space is tracked, so a
  * faster allocator can replace genalloc without touching anything else.
  * Allocations are whole pages: userspace gets pages, and a page never holds
- * two allocations, which keeps p2pdma_page_free() trivial.  All of them are
- * safe in atomic context.
+ * two allocations, so a page can go back on its own.  All of them are safe
+ * in atomic context.
  */
 static int p2pdma_pool_init(struct pci_p2pdma *p2p, int nid)
 {
@@ -195,6 +201,101 @@ static struct p2pdma_range *p2pdma_page_range(struct page *page)
 }
 
 /*
+ * Return @size bytes at @addr to the pool and drop @nr_pins pins.  Runs in
+ * any context: page_free may be called from an I/O completion interrupt.
+ */
+static void p2pdma_give_back(struct p2pdma_range *range, void *addr,
+			     size_t size, unsigned long nr_pins)
+{
+	struct pci_p2pdma *p2p = range->p2p;
+
+	p2pdma_pool_free(p2p, addr, size);
+	/* wq_has_sleeper() orders the free before teardown's idle check. */
+	if (wq_has_sleeper(&p2p->idle_wq))
+		wake_up(&p2p->idle_wq);
+	/* Last: once the pins are gone the provider may be freed. */
+	p2pdma_range_unpin(range, nr_pins);
+}
+
+/*
+ * Pages that userspace mapped come back through page_free, called when
+ * their refcount drops to 0; the core sets it back to 1 only after the
+ * callback returns.  A page back in the pool before that could be handed
+ * out with no reference at all (vm_insert_page() refuses it, a kernel user
+ * would have its get_page() undone), so page_free only parks the page and
+ * the pool takes it once the reset is visible.
+ */
+static void p2pdma_page_free(struct page *page)
+{
+	struct pci_p2pdma *p2p = p2pdma_page_range(page)->p2p;
+	unsigned long flags;
+
+	spin_lock_irqsave(&p2p->freed_lock, flags);
+	page->zone_device_data = p2p->freed;
+	p2p->freed = page;
+	spin_unlock_irqrestore(&p2p->freed_lock, flags);
+
+	queue_delayed_work(system_wq, &p2p->reap_work, 0);
+}
+
+/* Put a list of parked pages back, for a later reap. */
+static void p2pdma_repark(struct pci_p2pdma *p2p, struct page *first,
+			  struct page *last)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&p2p->freed_lock, flags);
+	last->zone_device_data = p2p->freed;
+	p2p->freed = first;
+	spin_unlock_irqrestore(&p2p->freed_lock, flags);
+}
+
+/*
+ * Return every parked page whose refcount is back to 1 to the pool; the
+ * others stay parked.  Safe in any context.  Returns how many came back.
+ */
+static unsigned long p2pdma_reap(struct pci_p2pdma *p2p)
+{
+	struct page *page, *next, *first = NULL, *last = NULL;
+	unsigned long flags, nr = 0;
+
+	spin_lock_irqsave(&p2p->freed_lock, flags);
+	page = p2p->freed;
+	p2p->freed = NULL;
+	spin_unlock_irqrestore(&p2p->freed_lock, flags);
+
+	for (; page; page = next) {
+		next = page->zone_device_data;
+		if (page_ref_count(page) != 1) {
+			page->zone_device_data = first;
+			first = page;
+			if (!last)
+				last = page;
+			continue;
+		}
+		page->zone_device_data = NULL;
+		p2pdma_give_back(p2pdma_page_range(page), page_to_virt(page),
+				 PAGE_SIZE, 1);
+		nr++;
+	}
+
+	if (first)
+		p2pdma_repark(p2p, first, last);
+	return nr;
+}
+
+static void p2pdma_reap_work(struct work_struct *work)
+{
+	struct pci_p2pdma *p2p = container_of(to_delayed_work(work),
+					      struct pci_p2pdma, reap_work);
+
+	p2pdma_reap(p2p);
+	/* A page caught between page_free and its reset: look again soon. */
+	if (READ_ONCE(p2p->freed))
+		queue_delayed_work(system_wq, &p2p->reap_work, 1);
+}
+
+/*
  * Allocate @size bytes from @pdev and take @nr_pins pins on the range they
  * came from.  A provider being torn down has already left pdev->p2pdma or
  * killed its pgmap ref; either way the allocation fails instead of handing
@@ -214,6 +315,8 @@ static void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 		goto out;
 
 	addr = p2pdma_pool_alloc(p2p, size, &range);
+	if (!addr && p2pdma_reap(p2p))
+		addr = p2pdma_pool_alloc(p2p, size, &range);
 	if (!addr)
 		goto out;
 
@@ -226,33 +329,6 @@ static void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 out:
 	rcu_read_unlock();
 	return addr;
-}
-
-/*
- * Return @size bytes at @addr to the pool and drop @nr_pins pins.  Runs in
- * any context: page_free may be called from an I/O completion interrupt.
- */
-static void p2pdma_give_back(struct p2pdma_range *range, void *addr,
-			     size_t size, unsigned long nr_pins)
-{
-	struct pci_p2pdma *p2p = range->p2p;
-
-	p2pdma_pool_free(p2p, addr, size);
-	/* wq_has_sleeper() orders the free before teardown's idle check. */
-	if (wq_has_sleeper(&p2p->idle_wq))
-		wake_up(&p2p->idle_wq);
-	/* Last: once the pins are gone the provider may be freed. */
-	p2pdma_range_unpin(range, nr_pins);
-}
-
-/*
- * The last reference to a page mapped through "allocate" is gone.  The page
- * goes back to the pool; the core resets its refcount to 1 after we return.
- */
-static void p2pdma_page_free(struct page *page)
-{
-	p2pdma_give_back(p2pdma_page_range(page), page_to_virt(page),
-			 PAGE_SIZE, 1);
 }
 
 static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
@@ -855,35 +931,12 @@ static void p2pdma_report(struct pci_dev *provider, struct device *client,
 	}
 }
 
-/* The map type for DMA by @dev to memory of @p2p, cached. */
-static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
-						struct device *dev)
-{
-	enum pci_p2pdma_map_type map;
-	struct p2pdma_route route;
-	struct pci_dev *client;
-	unsigned int gen;
-
-	/* The DMA is done by @dev itself; a PCI parent does not make it PCI. */
-	if (!dev_is_pci(dev))
-		return PCI_P2PDMA_MAP_NOT_SUPPORTED;
-
-	client = to_pci_dev(dev);
-	gen = p2pdma_cache_generation();
-	map = p2pdma_cache_lookup(p2p, client, gen);
-	if (map != PCI_P2PDMA_MAP_UNKNOWN)
-		return map;
-
-	p2pdma_compute_route(p2p->pdev, client, &route, false);
-	p2pdma_cache_store(p2p, client, gen, route.map);
-	return route.map;
-}
-
 /*
  * A refused mapping surfaces as an I/O error (-EREMOTEIO) far away from
- * here, so say which pair it was and why.  The reason is worked out afresh;
- * if that now allows the pair, the refusal came from a stale cache entry,
- * and the way out is to refresh it.  Rate limited: this is the DMA path.
+ * here, so say which pair it was and why.  This one covers refusals that
+ * come from the cache: rate limited, as a refused pair may keep trying, and
+ * with the reason worked out afresh.  If that now allows the pair, the
+ * cache entry is stale and the way out is to refresh it.
  */
 static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 					  struct device *dev)
@@ -907,6 +960,40 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 	else
 		pci_warn(p2p->pdev, "no peer-to-peer DMA with %s: refused by a cached decision the topology no longer supports; pci_p2pdma_distance_many() refreshes it\n",
 			 dev_name(dev));
+}
+
+/* The map type for DMA by @dev to memory of @p2p, cached. */
+static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
+						struct device *dev)
+{
+	enum pci_p2pdma_map_type map;
+	struct p2pdma_route route;
+	struct pci_dev *client;
+	unsigned int gen;
+
+	/* The DMA is done by @dev itself; a PCI parent does not make it PCI. */
+	if (!dev_is_pci(dev)) {
+		p2pdma_report_refused_mapping(p2p, dev);
+		return PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	}
+
+	client = to_pci_dev(dev);
+	gen = p2pdma_cache_generation();
+	map = p2pdma_cache_lookup(p2p, client, gen);
+	if (map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		p2pdma_report_refused_mapping(p2p, dev);
+	if (map != PCI_P2PDMA_MAP_UNKNOWN)
+		return map;
+
+	p2pdma_compute_route(p2p->pdev, client, &route, false);
+	p2pdma_cache_store(p2p, client, gen, route.map);
+	/*
+	 * Not rate limited: this happens once per pair until the cache is
+	 * invalidated, and it is what explains the I/O error to the user.
+	 */
+	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		p2pdma_report(p2p->pdev, dev, client, &route);
+	return route.map;
 }
 
 /**
@@ -938,8 +1025,6 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 		state->pgmap = pgmap;
 		state->map = p2pdma_map_type(range->p2p, dev);
 		state->bus_off = range->bus_off;
-		if (state->map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
-			p2pdma_report_refused_mapping(range->p2p, dev);
 	}
 
 	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
@@ -1276,7 +1361,6 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 		return -ENOMEM;
 	}
 
-	WRITE_ONCE(range->served_user, true);
 	vma->vm_pgoff = range->p2p->window;
 	vma->vm_ops = &p2pmem_vm_ops;
 	/*
@@ -1317,8 +1401,11 @@ static ssize_t available_show(struct device *dev,
 
 	rcu_read_lock();
 	p2p = p2pdma_of(dev);
-	if (p2p)
+	if (p2p) {
+		/* Count pages userspace just let go of as free. */
+		p2pdma_reap(p2p);
 		avail = p2pdma_pool_avail(p2p);
+	}
 	rcu_read_unlock();
 
 	return sysfs_emit(buf, "%zu\n", avail);
@@ -1379,45 +1466,12 @@ static const struct attribute_group p2pmem_group = {
  *    come back, complaining every P2PDMA_WAIT_WARN;
  * 6. memunmap_pages() each range, free the rest.
  */
-static void p2pdma_wait_page_settled(struct pci_p2pdma *p2p, struct page *page)
-{
-	unsigned long start = jiffies;
-
-	while (page_ref_count(page) != 1) {
-		schedule_timeout_uninterruptible(1);
-		if (time_after(jiffies, start + P2PDMA_WAIT_WARN)) {
-			pci_warn(p2p->pdev, "page %#lx still has %d references, waiting\n",
-				 page_to_pfn(page), page_ref_count(page));
-			start = jiffies;
-		}
-	}
-}
-
-/*
- * free_zone_device_folio() resets a page's refcount to 1 after page_free
- * returned it to the pool (and dropped the pin).  The memmap must outlive
- * that store, so wait until every page that userspace had reads 1 again.
- */
-static void p2pdma_wait_pages_settled(struct pci_p2pdma *p2p)
-{
-	struct p2pdma_range *range;
-	unsigned long pfn;
-
-	list_for_each_entry(range, &p2p->ranges, node) {
-		if (!READ_ONCE(range->served_user))
-			continue;
-		for (pfn = PHYS_PFN(range->pgmap.range.start);
-		     pfn <= PHYS_PFN(range->pgmap.range.end); pfn++) {
-			p2pdma_wait_page_settled(p2p, pfn_to_page(pfn));
-			cond_resched();
-		}
-	}
-}
 
 /*
  * Revoke again on every round: an mmap() that was inside the handler while
  * the group was removed links its VMA into the address_space only after the
- * handler returned, so the first revocation can miss it.
+ * handler returned, so the first revocation can miss it.  Parked pages are
+ * reaped here too, in case the work is slow to run.
  */
 static void p2pdma_wait_idle(struct pci_p2pdma *p2p)
 {
@@ -1425,13 +1479,15 @@ static void p2pdma_wait_idle(struct pci_p2pdma *p2p)
 
 	while (!wait_event_timeout(p2p->idle_wq, p2pdma_pool_idle(p2p), HZ)) {
 		p2pdma_revoke_mappings(p2p);
+		p2pdma_reap(p2p);
 		if (time_after(jiffies, start + P2PDMA_WAIT_WARN)) {
 			pci_warn(p2p->pdev, "%zu bytes of peer-to-peer memory still in use, waiting\n",
 				 p2pdma_pool_size(p2p) - p2pdma_pool_avail(p2p));
 			start = jiffies;
 		}
 	}
-	p2pdma_wait_pages_settled(p2p);
+	/* Every page is back, so nothing can queue the work any more. */
+	cancel_delayed_work_sync(&p2p->reap_work);
 }
 
 /* Free a provider that no allocation can reach any more. */
@@ -1505,6 +1561,8 @@ static struct pci_p2pdma *p2pdma_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p2p->ranges);
 	xa_init_flags(&p2p->map_cache, XA_FLAGS_LOCK_IRQ);
 	init_waitqueue_head(&p2p->idle_wq);
+	spin_lock_init(&p2p->freed_lock);
+	INIT_DELAYED_WORK(&p2p->reap_work, p2pdma_reap_work);
 	p2p->window = p2pdma_next_window;
 	p2pdma_next_window += P2PMEM_WINDOW_PAGES;
 	return p2p;
@@ -2013,6 +2071,101 @@ static struct notifier_block p2pdma_bus_nb = {
 };
 
 /* After pci_bus_type exists (postcore), before buses are scanned. */
+#ifdef CONFIG_DEBUG_FS
+/*
+ * <debugfs>/p2pdma/routes answers the question users otherwise take to a
+ * mailing list: can these two devices do peer-to-peer DMA, and if not, why?
+ * One line for every provider and every other PCI function of its domain:
+ *
+ *	PROVIDER CLIENT MAP DISTANCE REASON
+ *
+ * MAP is bus-address, host-bridge or refused.  Routes are worked out afresh
+ * from config space, exactly as pci_p2pdma_distance_many() would, but the
+ * cache is left alone: reading a debug file must not change DMA decisions.
+ */
+static const char *p2pdma_map_name(enum pci_p2pdma_map_type map)
+{
+	switch (map) {
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		return "bus-address";
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		return "host-bridge";
+	default:
+		return "refused";
+	}
+}
+
+static void p2pdma_show_reason(struct seq_file *m,
+			       const struct p2pdma_route *route)
+{
+	u32 id = route->host_bridge_id;
+
+	switch (route->reason) {
+	case P2PDMA_REASON_OK:
+		if (route->map == PCI_P2PDMA_MAP_THRU_HOST_BRIDGE)
+			seq_puts(m, "host bridges route peer-to-peer traffic");
+		else if (route->distance)
+			seq_puts(m, "shared upstream bridge");
+		else
+			seq_puts(m, "same function");
+		break;
+	case P2PDMA_REASON_ACS_REDIRECT:
+		seq_printf(m, "ACS redirect on %s (pci=disable_acs_redir=%s)",
+			   pci_name(route->blocker), pci_name(route->blocker));
+		break;
+	case P2PDMA_REASON_HOST_BRIDGE:
+		seq_printf(m, "no shared upstream bridge; host bridge %04x:%04x not known to route peer-to-peer traffic (p2pdma.host_bridges=%04x:%04x)",
+			   id >> 16, id & 0xffff, id >> 16, id & 0xffff);
+		break;
+	case P2PDMA_REASON_OTHER_DOMAIN:
+		seq_puts(m, "different PCI domains");
+		break;
+	default:
+		seq_puts(m, "not a PCI device");
+		break;
+	}
+}
+
+static int p2pdma_routes_show(struct seq_file *m, void *unused)
+{
+	struct p2pdma_route route;
+	struct pci_dev *client;
+	struct pci_p2pdma *p2p;
+
+	mutex_lock(&p2pdma_lock);
+	list_for_each_entry(p2p, &p2pdma_providers, node) {
+		client = NULL;
+		for_each_pci_dev(client) {
+			/* Bridges forward DMA, they do not master it. */
+			if (client->class >> 16 == PCI_BASE_CLASS_BRIDGE ||
+			    pci_domain_nr(client->bus) !=
+			    pci_domain_nr(p2p->pdev->bus))
+				continue;
+			p2pdma_compute_route(p2p->pdev, client, &route, true);
+			seq_printf(m, "%s %s %s %d ", pci_name(p2p->pdev),
+				   pci_name(client), p2pdma_map_name(route.map),
+				   route.distance);
+			p2pdma_show_reason(m, &route);
+			seq_putc(m, '\n');
+		}
+	}
+	mutex_unlock(&p2pdma_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(p2pdma_routes);
+
+static void __init p2pdma_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("p2pdma", NULL);
+
+	debugfs_create_file("routes", 0444, dir, NULL, &p2pdma_routes_fops);
+}
+#else
+static inline void p2pdma_debugfs_init(void)
+{
+}
+#endif
+
 static int __init p2pdma_init(void)
 {
 	struct pci_dev *pdev = NULL;
@@ -2028,6 +2181,7 @@ static int __init p2pdma_init(void)
 	/* Devices that appeared before the notifier, should there be any. */
 	for_each_pci_dev(pdev)
 		p2pdma_root_added(pdev);
+	p2pdma_debugfs_init();
 	return 0;
 }
 postcore_initcall_sync(p2pdma_init);
