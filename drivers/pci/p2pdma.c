@@ -1667,8 +1667,8 @@ static int p2pdma_range_add(struct pci_p2pdma *p2p, int bar, size_t size,
 	range->pgmap.ops = &p2pdma_pgmap_ops;
 
 	if (p2pdma_range_overlaps(p2p, &range->pgmap.range)) {
-		pci_err(pdev, "BAR %d %pra already holds peer-to-peer memory\n",
-			bar, &range->pgmap.range);
+		pci_err(pdev, "BAR %d [mem %#llx-%#llx] already holds peer-to-peer memory\n",
+			bar, range->pgmap.range.start, range->pgmap.range.end);
 		ret = -EBUSY;
 		goto free;
 	}
@@ -1676,8 +1676,9 @@ static int p2pdma_range_add(struct pci_p2pdma *p2p, int bar, size_t size,
 	kaddr = memremap_pages(&range->pgmap, dev_to_node(&pdev->dev));
 	if (IS_ERR(kaddr)) {
 		ret = PTR_ERR(kaddr);
-		pci_err(pdev, "cannot create struct pages for BAR %d %pra: %d\n",
-			bar, &range->pgmap.range, ret);
+		pci_err(pdev, "cannot create struct pages for BAR %d [mem %#llx-%#llx]: %d\n",
+			bar, range->pgmap.range.start, range->pgmap.range.end,
+			ret);
 		goto free;
 	}
 	range->kaddr = kaddr;
@@ -1689,8 +1690,8 @@ static int p2pdma_range_add(struct pci_p2pdma *p2p, int bar, size_t size,
 	}
 
 	list_add_tail(&range->node, &p2p->ranges);
-	pci_info(pdev, "peer-to-peer DMA memory in BAR %d: %pra\n", bar,
-		 &range->pgmap.range);
+	pci_info(pdev, "peer-to-peer DMA memory in BAR %d: [mem %#llx-%#llx]\n",
+		 bar, range->pgmap.range.start, range->pgmap.range.end);
 	return 0;
 
 free:
