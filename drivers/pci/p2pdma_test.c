@@ -323,9 +323,9 @@ static void pci_p2pdma_show_device(struct kunit *test)
 /* ---- Synthetic hierarchies ---- */
 
 /*
- * Each root bus lives in its own PCI domain, FAKE_DOMAIN_BASE plus a small
- * offset, far above anything firmware hands out.  Config space is a
- * read-only table: sizing a BAR or a window reads back zero, so no
+ * The root buses live in PCI domains FAKE_DOMAIN_BASE plus a small offset,
+ * far above anything firmware hands out (two may share one).  Config space
+ * is a read-only table: sizing a BAR or a window reads back zero, so no
  * resources are claimed, and the kernel cannot reprogram the ACS control
  * register the test scripted.
  */
@@ -829,7 +829,7 @@ static bool fake_scenario_refuses(const struct fake_scenario *sc)
 	return false;
 }
 
-static void fake_skip_if_cpu_routes(struct kunit *test)
+static void p2pdma_skip_if_cpu_routes(struct kunit *test)
 {
 	if (p2pdma_cpu_routes_p2p())
 		kunit_skip(test, "this CPU routes P2P through every host bridge");
@@ -1175,7 +1175,7 @@ static void pci_p2pdma_route(struct kunit *test)
 	int a, b;
 
 	if (fake_scenario_refuses(sc))
-		fake_skip_if_cpu_routes(test);
+		p2pdma_skip_if_cpu_routes(test);
 
 	w = fake_world_create(test, sc);
 	fake_check_examples(test, w);
@@ -1261,7 +1261,7 @@ static void pci_p2pdma_distance_many_blocked(struct kunit *test)
 {
 	struct fake_world *w;
 
-	fake_skip_if_cpu_routes(test);
+	p2pdma_skip_if_cpu_routes(test);
 	w = fake_world_create(test, fake_scenario_get("acs-rr-dsp1-q35"));
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep1.1"), 2);
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep1.1 ep2"), -1);
@@ -1278,7 +1278,7 @@ static void pci_p2pdma_route_acs_live(struct kunit *test)
 	struct p2pdma_route r;
 	u8 *ctrl;
 
-	fake_skip_if_cpu_routes(test);
+	p2pdma_skip_if_cpu_routes(test);
 	w = fake_world_create(test, fake_scenario_get("switch-q35"));
 	ep1 = fake_pdev(test, w, "ep1.0");
 	ep2 = fake_pdev(test, w, "ep2");
@@ -1418,6 +1418,22 @@ static void p2pdma_hb_param_restore(void *saved)
 	p2pdma_hb_param_write(saved);
 }
 
+/*
+ * Start from an empty p2pdma.host_bridges list; whatever it held is put
+ * back when the test ends.  sysfs drops empty writes, so the list is
+ * cleared the way "echo > host_bridges" does it, with a lone newline.
+ */
+static void p2pdma_hb_param_take(struct kunit *test)
+{
+	char *saved = kunit_kzalloc(test, P2PDMA_HB_PARAM_LEN, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, saved);
+	if (p2pdma_hb_param_read(saved))
+		kunit_skip(test, "cannot read %s", P2PDMA_HB_PARAM);
+	p2pdma_defer(test, p2pdma_hb_param_restore, saved);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("\n"), 0);
+}
+
 static void p2pdma_expect_q35_route(struct kunit *test, struct fake_world *w,
 				    bool routes)
 {
@@ -1446,19 +1462,17 @@ static void p2pdma_expect_q35_route(struct kunit *test, struct fake_world *w,
  */
 static void pci_p2pdma_host_bridges_override(struct kunit *test)
 {
-	char *saved = kunit_kzalloc(test, P2PDMA_HB_PARAM_LEN, GFP_KERNEL);
 	char *now = kunit_kzalloc(test, P2PDMA_HB_PARAM_LEN, GFP_KERNEL);
 	struct fake_world *w;
 
-	KUNIT_ASSERT_TRUE(test, saved && now);
-	fake_skip_if_cpu_routes(test);
-	if (p2pdma_hb_param_read(saved))
-		kunit_skip(test, "cannot read %s", P2PDMA_HB_PARAM);
-	p2pdma_defer(test, p2pdma_hb_param_restore, saved);
+	KUNIT_ASSERT_NOT_NULL(test, now);
+	p2pdma_skip_if_cpu_routes(test);
+	p2pdma_hb_param_take(test);
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_read(now), 0);
+	KUNIT_EXPECT_STREQ(test, now, "\n");
 
 	w = fake_world_create(test, fake_scenario_get("switch-q35"));
-
-	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write(""), 0);
 	p2pdma_expect_q35_route(test, w, false);
 
 	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("8086:29c0\n"), 0);
@@ -1748,7 +1762,7 @@ static void pci_p2pdma_alloc_sgl(struct kunit *test)
 }
 
 struct p2pmem_slot {
-	u32 *addr;
+	void *addr;
 	size_t size;
 	u32 stamp;
 };
@@ -1762,7 +1776,27 @@ struct p2pmem_worker {
 };
 
 /*
- * Allocate and free in a ring of slots, stamping each buffer: a buffer
+ * Write @s->stamp into the first word of every page of @s, or count how
+ * many of those words no longer hold it.
+ */
+static unsigned int p2pmem_stamp(struct p2pmem_slot *s, bool check)
+{
+	unsigned int bad = 0;
+	size_t off;
+
+	for (off = 0; off < s->size; off += PAGE_SIZE) {
+		u32 *word = s->addr + off;
+
+		if (!check)
+			WRITE_ONCE(*word, s->stamp);
+		else if (READ_ONCE(*word) != s->stamp)
+			bad++;
+	}
+	return bad;
+}
+
+/*
+ * Allocate and free in a ring of slots, stamping each buffer: memory
  * handed to two workers at once shows up as a clobbered stamp.
  */
 static void p2pmem_stress(struct work_struct *work)
@@ -1776,8 +1810,7 @@ static void p2pmem_stress(struct work_struct *work)
 		struct p2pmem_slot *s = &slot[i % P2PMEM_STRESS_SLOTS];
 
 		if (s->addr) {
-			if (READ_ONCE(*s->addr) != s->stamp)
-				wk->clobbered++;
+			wk->clobbered += p2pmem_stamp(s, true);
 			pci_free_p2pmem(wk->pdev, s->addr, s->size);
 			s->addr = NULL;
 		}
@@ -1789,7 +1822,7 @@ static void p2pmem_stress(struct work_struct *work)
 		if (!s->addr)
 			continue;
 		s->stamp = wk->cpu << 16 | i;
-		WRITE_ONCE(*s->addr, s->stamp);
+		p2pmem_stamp(s, false);
 		wk->allocs++;
 		cond_resched();
 	}
@@ -1834,20 +1867,35 @@ static void pci_p2pdma_alloc_concurrent(struct kunit *test)
 
 /* ---- DMA mapping of p2pmem ---- */
 
+/* The last byte of @provider's memory BARs, as the CPU sees them */
+static u64 p2pdma_bar_end(struct pci_dev *provider)
+{
+	u64 end = 0;
+	int bar;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
+		if (pci_resource_flags(provider, bar) & IORESOURCE_MEM)
+			end = max_t(u64, end, pci_resource_end(provider, bar));
+	return end;
+}
+
 /*
  * Another device, neither a bridge nor a host bridge, whose route from
- * @provider is @map.  The reference is dropped when the test ends.
+ * @provider is @map and whose DMA mask reaches @dma_limit.  The reference
+ * is dropped when the test ends.
  */
 static struct pci_dev *p2pdma_find_client(struct kunit *test,
 					  struct pci_dev *provider,
-					  enum pci_p2pdma_map_type map)
+					  enum pci_p2pdma_map_type map,
+					  u64 dma_limit)
 {
 	struct pci_dev *pdev = NULL;
 	struct p2pdma_route r;
 
 	for_each_pci_dev(pdev) {
 		if (pci_is_bridge(pdev) || pdev == provider ||
-		    pdev->class >> 8 == PCI_CLASS_BRIDGE_HOST)
+		    pdev->class >> 8 == PCI_CLASS_BRIDGE_HOST ||
+		    dma_get_mask(&pdev->dev) < dma_limit)
 			continue;
 		p2pdma_route(provider, pdev, &r);
 		if (r.map == map)
@@ -1923,7 +1971,7 @@ static void pci_p2pdma_map_near(struct kunit *test)
 	struct pci_dev *provider = p2pdma_find_provider(test);
 	struct pci_dev *client;
 
-	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR);
+	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR, 0);
 	if (!client)
 		kunit_skip(test, "no other device near %s", pci_name(provider));
 	kunit_info(test, "near client %s\n", pci_name(client));
@@ -1938,7 +1986,7 @@ static void pci_p2pdma_map_refused(struct kunit *test)
 	struct p2pdma_mapping *m;
 
 	client = p2pdma_find_client(test, provider,
-				    PCI_P2PDMA_MAP_NOT_SUPPORTED);
+				    PCI_P2PDMA_MAP_NOT_SUPPORTED, 0);
 	if (!client)
 		kunit_skip(test, "every device can reach %s",
 			   pci_name(provider));
@@ -1955,7 +2003,8 @@ static void pci_p2pdma_map_host_bridge(struct kunit *test)
 	struct p2pdma_mapping *m;
 
 	client = p2pdma_find_client(test, provider,
-				    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+				    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE,
+				    p2pdma_bar_end(provider));
 	if (!client)
 		kunit_skip(test, "no device reaches %s through the host bridge",
 			   pci_name(provider));
@@ -1965,6 +2014,52 @@ static void pci_p2pdma_map_host_bridge(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, m->sgt.nents, 1);
 	KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(m->sgt.sgl));
 	KUNIT_EXPECT_EQ(test, sg_dma_len(m->sgt.sgl), SZ_64K);
+}
+
+/*
+ * Declaring the refusing host bridge through p2pdma.host_bridges takes
+ * effect at once, even for a pair whose refusal the mapping path has
+ * already cached; clearing the list refuses the pair again.
+ */
+static void pci_p2pdma_map_override(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct p2pdma_mapping *m;
+	struct pci_dev *client;
+	struct p2pdma_route r;
+	char id[16];
+
+	p2pdma_skip_if_cpu_routes(test);
+	client = p2pdma_find_client(test, provider,
+				    PCI_P2PDMA_MAP_NOT_SUPPORTED,
+				    p2pdma_bar_end(provider));
+	if (!client)
+		kunit_skip(test, "every device can reach %s",
+			   pci_name(provider));
+	p2pdma_hb_param_take(test);
+	p2pdma_route(provider, client, &r);
+	if (r.map != PCI_P2PDMA_MAP_NOT_SUPPORTED || !r.host_bridge_id)
+		kunit_skip(test, "%s is not refused by an identified host bridge",
+			   pci_name(client));
+	kunit_info(test, "client %s, host bridge %04x:%04x\n",
+		   pci_name(client), r.host_bridge_id >> 16,
+		   r.host_bridge_id & 0xffff);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
+			-EREMOTEIO);
+
+	snprintf(id, sizeof(id), "%04x:%04x", r.host_bridge_id >> 16,
+		 r.host_bridge_id & 0xffff);
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write(id), 0);
+	KUNIT_ASSERT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
+			0);
+	KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(m->sgt.sgl));
+	KUNIT_EXPECT_EQ(test, sg_dma_len(m->sgt.sgl), SZ_64K);
+	kunit_release_action(test, p2pdma_unmap, m);
+
+	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("\n"), 0);
+	KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
+			-EREMOTEIO);
 }
 
 static struct kunit_case pci_p2pdma_attr_cases[] = {
@@ -2020,6 +2115,7 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE(pci_p2pdma_map_near),
 	KUNIT_CASE(pci_p2pdma_map_refused),
 	KUNIT_CASE(pci_p2pdma_map_host_bridge),
+	KUNIT_CASE(pci_p2pdma_map_override),
 	{}
 };
 
