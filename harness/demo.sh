@@ -11,7 +11,8 @@ echo "Booting Linux $(cat "$OUT/base-version") (p2pdma: ${IMPL:-ours}) on topolo
 sed -n 's/^## \{0,1\}/  /p' "$TOP/harness/topologies/one-switch.topo"
 "$TOP/harness/run-guest" -q -k "$KERNEL" -o "$RUN" one-switch "$TOP/harness/guest/demo.sh"
 rc=$?
-tr -d '\r' < "$RUN/console.log" | sed -n '/@@DEMO-START@@/,/@@DEMO-END@@/p' | grep -v '@@DEMO'
+tr -d '\r' < "$RUN/console.log" | sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' |
+	sed -n '/@@DEMO-START@@/,/@@DEMO-END@@/p' | grep -v '@@DEMO'
 if [ $rc != 0 ]; then
 	echo "demo: the guest failed (status $rc); console log: $RUN/console.log"
 	exit 1

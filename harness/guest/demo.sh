@@ -15,6 +15,11 @@ for s in $NVME_SERIALS; do
 	printf '  %-8s %-14s %10s %10s %s\n' "$s" "$b" "$(cat "$d/size")" \
 		"$(cat "$d/available")" "$(cat "$d/published")"
 done
+if [ -r /sys/kernel/debug/p2pdma/routes ]; then
+	echo
+	echo "The kernel's routes (provider client map distance reason):"
+	sed 's/^/  /' /sys/kernel/debug/p2pdma/routes
+fi
 echo
 len=$((DATA_MB * 1024 * 1024))
 src=swA; dst=swB; far=rpC
