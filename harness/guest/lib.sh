@@ -29,7 +29,7 @@ ktap_skip() {
 
 # ktap_check NAME CMD...: one test case from a command's exit status.
 ktap_check() {
-	name=$1
+	local name=$1
 	shift
 	if "$@"; then ktap_ok "$name"; else ktap_fail "$name"; fi
 }
@@ -44,6 +44,7 @@ ktap_exit() {
 
 # nvme_ctrl SERIAL: the controller name (nvmeN) of the controller with SERIAL.
 nvme_ctrl() {
+	local c
 	for c in /sys/class/nvme/nvme*; do
 		[ -e "$c/serial" ] || continue
 		if [ "$(tr -d ' ' < "$c/serial")" = "$1" ]; then
@@ -56,12 +57,14 @@ nvme_ctrl() {
 
 # nvme_bdf SERIAL: the PCI address of the controller with SERIAL.
 nvme_bdf() {
+	local c
 	c=$(nvme_ctrl "$1") || return 1
 	basename "$(readlink -f "/sys/class/nvme/$c/device")"
 }
 
 # nvme_ns SERIAL [NSID]: the block device node of a namespace (default 1).
 nvme_ns() {
+	local c b
 	c=$(nvme_ctrl "$1") || return 1
 	for b in /sys/class/nvme/$c/nvme*n*; do
 		[ -e "$b/nsid" ] || continue
@@ -75,7 +78,7 @@ nvme_ns() {
 
 # wait_nvme SERIAL...: wait (up to 30 s) until every controller has namespace 1.
 wait_nvme() {
-	i=0
+	local i=0 missing s ns
 	while [ $i -lt 300 ]; do
 		missing=0
 		for s in "$@"; do
@@ -102,7 +105,7 @@ p2p_available() {
 
 # wait_available BDF BYTES: wait up to 2 s for a provider's available to settle.
 wait_available() {
-	i=0
+	local i=0
 	while [ $i -lt 20 ]; do
 		[ "$(p2p_available "$1")" = "$2" ] && return 0
 		sleep 0.1
@@ -122,6 +125,98 @@ dmesg_since() {
 }
 
 # dmesg_clean: the kernel log has no oops, warning, KASAN or lockdep report.
+# (Lockdep reports start with "WARNING:"; a bare "lockdep" would match the
+# boot banner "RCU lockdep checking is enabled" of every debug kernel.)
 dmesg_clean() {
-	! dmesg | grep -E -q 'BUG:|WARNING:|Oops|KASAN|possible circular|lockdep|UBSAN|kmemleak: [1-9]|general protection|Call Trace'
+	! dmesg | grep -E -q 'BUG:|WARNING:|Oops|KASAN|possible circular|inconsistent lock|UBSAN|kmemleak: [1-9]|general protection|Call Trace'
+}
+
+# Hot-plug helpers.  Scripts must not use these functions' locals as
+# globals of their own; busybox ash scopes "local" dynamically.
+
+# qmp COMMAND KEY=VALUE...: have the host send a QMP command to this guest's
+# QEMU (see run-guest).  Written to the console directly, so the request is
+# not replayed when init prints the script's output again.
+qmp() {
+	echo "@@QMP $*@@" > /dev/console
+}
+
+# uptime_s: seconds since boot, with hundredths.
+uptime_s() {
+	cut -d' ' -f1 /proc/uptime
+}
+
+# elapsed START: seconds since START (an uptime_s value), with hundredths.
+elapsed() {
+	awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'
+}
+
+# wait_gone PATH SECONDS: wait until PATH disappears.
+wait_gone() {
+	local i=0
+	while [ -e "$1" ]; do
+		[ $i -ge $(($2 * 10)) ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# wait_exists PATH SECONDS: wait until PATH appears.
+wait_exists() {
+	local i=0
+	while [ ! -e "$1" ]; do
+		[ $i -ge $(($2 * 10)) ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# wait_pid PID SECONDS: wait for a child to exit and return its status; 124
+# (after killing it) if it is still running after SECONDS.
+wait_pid() {
+	local i=0
+	while kill -0 "$1" 2>/dev/null; do
+		if [ $i -ge $(($2 * 10)) ]; then
+			kill -9 "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	wait "$1"
+}
+
+# nvme_qemu SERIAL FIELD: bus or cmb (MiB) of a controller, from the topology.
+nvme_qemu() {
+	local e rest
+	for e in $NVME_QEMU; do
+		[ "${e%%:*}" = "$1" ] || continue
+		rest=${e#*:}
+		case $2 in
+		bus) echo "${rest%%:*}" ;;
+		cmb) echo "${rest#*:}" ;;
+		esac
+		return 0
+	done
+	return 1
+}
+
+# nvme_unplug SERIAL: ask QEMU to remove a controller (QEMU id ctl-SERIAL).
+nvme_unplug() {
+	qmp device_del "id=ctl-$1"
+}
+
+# nvme_replug SERIAL: plug a removed controller back in, with its namespace 1
+# (drive drv-SERIAL-1, which outlives the controller) and its CMB.
+nvme_replug() {
+	qmp device_add driver=nvme "id=ctl-$1" "serial=$1" \
+		"bus=$(nvme_qemu "$1" bus)" "cmb_size_mb=$(nvme_qemu "$1" cmb)" \
+		"drive=drv-$1-1"
+}
+
+# ns_sum DEV SKIP_MIB COUNT_MIB: md5 of COUNT_MIB MiB of DEV after SKIP_MIB.
+ns_sum() {
+	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null |
+		md5sum | cut -d' ' -f1
 }
