@@ -5,7 +5,10 @@
 # KUnit in QEMU, the integration suite in QEMU.  Every result is one line;
 # the summary's last line is "N passed, N failed"; exit status 1 on failure.
 #
-# usage: check.sh [static|kunit|integration|build|all] [TOPOLOGY[:SCENARIO]]
+# usage: check.sh [static|kunit|integration|reliability|build|all|debug|debug-quick]
+#                 [TOPOLOGY[:SCENARIO]|SCENARIO]
+#   debug: KUnit, integration and reliability on the DEBUG=1 kernel (KASAN,
+#   lockdep, kmemleak, ...); debug-quick: the subset of it CI can afford.
 #   IMPL=ours|base, DEBUG=0|1 and OUT come from the environment (make check).
 set -uo pipefail
 
@@ -34,7 +37,8 @@ kernel_files() {
 	(cd "$TOP" && ls drivers/pci/*.c drivers/pci/*.h include/linux/*.h 2>/dev/null)
 }
 tool_files() {
-	(cd "$TOP" && ls tools/testing/selftests/p2pdma/*.[ch] 2>/dev/null)
+	(cd "$TOP" && ls tools/testing/selftests/p2pdma/*.[ch] \
+		tools/testing/selftests/p2pdma/hold/*.c 2>/dev/null)
 }
 
 static_checks() {
@@ -95,6 +99,9 @@ build_checks() {
 	fi
 }
 
+# Files copied next to the guest script (/test/) on every guest run.
+GUEST_FILES=()
+
 # guest NAME TOPOLOGY SCRIPT [run-guest options]: one guest run; its KTAP
 # results and the cleanliness of its kernel log become results.
 guest() {
@@ -106,8 +113,11 @@ guest() {
 		return
 	fi
 	echo "  RUN   $name on $topo (log: ${run#"$TOP"/}/console.log)"
+	# Debug kernels: report every KASAN finding, not just the first, and
+	# allow for a kernel several times slower.
+	[ "$DEBUG" = 1 ] && set -- -a kasan_multi_shot -t 900 "$@"
 	"$TOP/harness/run-guest" -q -k "$KERNEL" -m "$MODULES" -o "$run" "$@" \
-		"$topo" "$TOP/harness/tests/$script" 2>/dev/null
+		"$topo" "$TOP/harness/tests/$script" "${GUEST_FILES[@]}" 2>/dev/null
 	rc=$?
 	while IFS= read -r line; do
 		case $line in
@@ -117,6 +127,7 @@ guest() {
 		esac
 	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null |
 		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' | grep -E '^(not )?ok [0-9]+ ')
+	host_verify "$name" "$run"
 	if [ "$rc" = 124 ]; then
 		fail "$name: guest finished (no exit status: timeout or crash)"
 		tail -n 30 "$run/console.log" | sed 's/^/        /'
@@ -125,6 +136,47 @@ guest() {
 		grep -E -m 5 -A 10 'BUG:|WARNING:|Oops|KASAN:|UBSAN:|possible circular|inconsistent lock|kmemleak: [1-9]|general protection|Kernel panic' \
 			"$run/console.log" | sed 's/^/        /'
 		fail "$name: kernel log has a BUG/WARNING/Oops/KASAN/lockdep report"
+	fi
+	# Debug kernels: init scans for leaks once the script is done.
+	line=$(tr -d '\r' < "$run/console.log" 2>/dev/null | sed -n 's/^@@KMEMLEAK \([0-9a-z]*\)@@$/\1/p')
+	if [ "$line" = 0 ]; then
+		pass "$name: kmemleak finds no leak"
+	elif [ "$line" = disabled ]; then
+		grep -m 5 -i 'kmemleak' "$run/console.log" | sed 's/^/        /'
+		fail "$name: kmemleak is disabled in the guest"
+	elif [ -n "$line" ]; then
+		grep -m 40 '^kmemleak-report: ' "$run/console.log" | sed 's/^/        /'
+		fail "$name: kmemleak finds $line suspected leaks"
+	elif [ "$DEBUG" = 1 ] && [ "$rc" != 124 ]; then
+		fail "$name: no kmemleak scan on a debug kernel"
+	fi
+}
+
+# host_verify NAME RUNDIR: the copies a guest announced with
+# "# host-verify: PROVIDER CLIENT MIB ok|refused" are checked in the disk
+# images: MiB number MIB of the provider's namespace must now equal the
+# client's (which no other copy touched), or differ from it if refused.
+host_verify() {
+	local name=$1 run=$2 prov client mib want n=0 bad=0 same
+	while read -r prov client mib want; do
+		n=$((n + 1))
+		if cmp -s <(dd if="$run/$prov-n1.img" bs=1M skip="$mib" count=1 status=none) \
+			  <(dd if="$run/$client-n1.img" bs=1M skip="$mib" count=1 status=none); then
+			same=ok
+		else
+			same=refused
+		fi
+		if [ "$same" != "$want" ]; then
+			echo "        host: MiB $mib of $prov vs $client: expected $want"
+			bad=$((bad + 1))
+		fi
+	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null |
+		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/s/^# host-verify: //p')
+	[ $n = 0 ] && return
+	if [ $bad = 0 ]; then
+		pass "$name: host: $n copies checked in the disk images"
+	else
+		fail "$name: host: $bad of $n copies differ in the disk images"
 	fi
 }
 
@@ -143,6 +195,59 @@ integration_stage() {
 	guest nvmet one-switch nvmet.sh
 }
 
+# The out-of-tree module the reliability scenarios load to hold kernel
+# allocations, built against this kernel; prints the path of the .ko.
+hold_module() {
+	local dir=$OUT/hold-$TAG
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$TOP"/tools/testing/selftests/p2pdma/hold/{Kbuild,p2pmem_hold.c} "$dir/"
+	if ! make -s -C "$SRC" O="$OUT/build-$TAG" CC="ccache gcc" M="$dir" \
+		modules > "$dir/build.log" 2>&1; then
+		sed 's/^/        /' "$dir/build.log" | tail -n 20 >&2
+		return 1
+	fi
+	echo "$dir/p2pmem_hold.ko"
+}
+
+# Fault injection and hostile input (Documentation/driver-api/pci/p2pdma.rst,
+# "Reliability").
+reliability_stage() {
+	local mod
+	if mod=$(hold_module); then
+		pass "p2pmem_hold.ko builds against $TAG"
+		GUEST_FILES=("$mod")
+	else
+		fail "p2pmem_hold.ko builds against $TAG"
+	fi
+	guest hotplug one-switch hotplug.sh
+	guest hotplug-pciehp pciehp hotplug.sh
+	guest rebind one-switch rebind.sh
+	guest hostile one-switch hostile.sh
+	guest stress one-switch stress.sh
+	GUEST_FILES=()
+}
+
+# The part of the debug run CI can afford: the KUnit suite, the data path
+# on the default machine, and the removal and rebind scenarios, whose
+# teardown paths are where KASAN, lockdep and kmemleak earn their keep.
+debug_quick_stage() {
+	local mod
+	kunit_stage
+	guest pairs-one-switch one-switch pairs.sh
+	guest abi one-switch abi.sh
+	if mod=$(hold_module); then
+		GUEST_FILES=("$mod")
+	else
+		fail "p2pmem_hold.ko builds against $TAG"
+	fi
+	guest hotplug one-switch hotplug.sh
+	# Unknown kernel parameters become init's environment.
+	guest rebind one-switch rebind.sh -a REBIND_ROUNDS=20
+	guest stress one-switch stress.sh
+	GUEST_FILES=()
+}
+
 summary() {
 	echo
 	echo "== p2pdma check ($TAG, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
@@ -158,12 +263,35 @@ static) static_checks ;;
 build) build_checks ;;
 kunit) kunit_stage ;;
 integration) integration_stage ;;
+reliability) reliability_stage ;;
+debug|debug-quick)
+	[ "$DEBUG" = 1 ] || { echo "check.sh: $STAGE needs DEBUG=1"; exit 2; }
+	t0=$(date +%s)
+	if [ -z "$ONLY" ]; then
+		if make -s -C "$TOP" kernel initramfs IMPL="$IMPL" DEBUG=1 OUT="$OUT"; then
+			pass "kernel build ($TAG, Linux $(cat "$OUT/base-version"))"
+		else
+			fail "kernel build ($TAG)"
+			summary
+			exit 1
+		fi
+	fi
+	if [ "$STAGE" = debug ]; then
+		kunit_stage
+		integration_stage
+		reliability_stage
+	else
+		debug_quick_stage
+	fi
+	echo "  TIME  $STAGE: $(( $(date +%s) - t0 )) s"
+	;;
 all)
 	build_checks
 	static_checks
 	kunit_stage
 	integration_stage
+	reliability_stage
 	;;
-*) echo "usage: check.sh [static|build|kunit|integration|all] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 summary
