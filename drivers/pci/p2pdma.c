@@ -81,7 +81,11 @@ struct p2pdma_range {
  * @pdev: the providing function
  * @node: entry in p2pdma_providers (protected by p2pdma_lock)
  * @ranges: list of &struct p2pdma_range (changed under p2pdma_lock)
- * @pool: free space of all ranges; only the p2pdma_pool_*() helpers touch it
+ * @pool: free space of all ranges; only the p2pdma_pool_*() helpers touch it,
+ *	as they do @pcp, @pcp_max and @in_use
+ * @pcp: per-CPU caches of free blocks in front of @pool
+ * @pcp_max: most bytes one CPU's cache may hold
+ * @in_use: bytes handed out (whole pages), see p2pdma_pool_avail()
  * @map_cache: client key -> cached map type, see "Map-type cache" below
  * @idle_wq: teardown waits here for outstanding allocations to come back
  * @freed_lock: protects @freed
@@ -102,6 +106,9 @@ struct pci_p2pdma {
 	struct list_head node;
 	struct list_head ranges;
 	struct gen_pool *pool;
+	struct p2pdma_pcp __percpu *pcp;
+	size_t pcp_max;
+	atomic_long_t in_use;
 	struct xarray map_cache;
 	wait_queue_head_t idle_wq;
 	spinlock_t freed_lock;		/* protects @freed */
@@ -135,39 +142,162 @@ static pgoff_t p2pdma_next_window;	/* protected by p2pdma_lock */
  * Allocations are whole pages: userspace gets pages, and a page never holds
  * two allocations, so a page can go back on its own.  All of them are safe
  * in atomic context.
+ *
+ * genalloc owns the free space.  In front of it every CPU keeps a few freed
+ * blocks of each power-of-two size from one page up to P2PDMA_PCP_ORDERS - 1,
+ * so a buffer freed and allocated again on one CPU (one per I/O request, the
+ * common pattern) never touches the shared bitmap.  Cached blocks are free
+ * memory:
+ *
+ * - "available" is the pool size minus the bytes handed out (@in_use), so
+ *   it counts cached blocks as free and stays exact whatever the caches hold;
+ * - when genalloc cannot satisfy a request, every CPU's cache goes back to
+ *   genalloc and the request is tried again, so cached blocks never make an
+ *   allocation fail that would succeed without caches;
+ * - each CPU caches at most @pcp_max bytes (1/8 of the pool shared by all
+ *   possible CPUs): a block that does not fit flushes the CPU's cache.
+ *
+ * The helpers of the allocation and free paths are always inlined, so that
+ * on a cache hit pci_alloc_p2pmem() and pci_free_p2pmem() are one function
+ * each: these run once per I/O.
  */
+#define P2PDMA_PCP_ORDERS	9	/* one page to 256 pages (1 MiB) */
+#define P2PDMA_PCP_DEPTH	8	/* blocks per size and CPU */
+
+/**
+ * struct p2pdma_pcp - one CPU's cache of free blocks
+ * @lock: taken by its CPU, and by others only to flush the cache
+ * @bytes: the sum of the sizes of the cached blocks
+ * @nr: number of cached blocks of each order
+ * @blocks: kernel addresses of the cached blocks, per order
+ */
+struct p2pdma_pcp {
+	raw_spinlock_t lock;
+	size_t bytes;
+	u8 nr[P2PDMA_PCP_ORDERS];
+	void *blocks[P2PDMA_PCP_ORDERS][P2PDMA_PCP_DEPTH];
+};
+
+static struct p2pdma_range *p2pdma_page_range(struct page *page)
+{
+	return container_of(page->pgmap, struct p2pdma_range, pgmap);
+}
+
+/* The cache order of a @size byte allocation, or -1 if it is not cached. */
+static __always_inline int p2pdma_pcp_order(size_t size)
+{
+	size_t pages = DIV_ROUND_UP(size, PAGE_SIZE);
+
+	if (!is_power_of_2(pages) || pages >= 1UL << P2PDMA_PCP_ORDERS)
+		return -1;
+	return ilog2(pages);
+}
+
+/* Give every block of @pcp back to genalloc.  Called with @pcp->lock held. */
+static bool p2pdma_pcp_flush(struct pci_p2pdma *p2p, struct p2pdma_pcp *pcp)
+{
+	bool flushed = pcp->bytes;
+	int order;
+
+	for (order = 0; order < P2PDMA_PCP_ORDERS; order++) {
+		while (pcp->nr[order]) {
+			void *addr = pcp->blocks[order][--pcp->nr[order]];
+
+			gen_pool_free(p2p->pool, (unsigned long)addr,
+				      PAGE_SIZE << order);
+		}
+	}
+	pcp->bytes = 0;
+	return flushed;
+}
+
+static bool p2pdma_pcp_flush_all(struct pci_p2pdma *p2p)
+{
+	unsigned long flags;
+	bool flushed = false;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct p2pdma_pcp *pcp = per_cpu_ptr(p2p->pcp, cpu);
+
+		/* Unlocked peek: a block cached meanwhile can wait. */
+		if (!data_race(pcp->bytes))
+			continue;
+		raw_spin_lock_irqsave(&pcp->lock, flags);
+		flushed |= p2pdma_pcp_flush(p2p, pcp);
+		raw_spin_unlock_irqrestore(&pcp->lock, flags);
+	}
+	return flushed;
+}
+
+/*
+ * The lock, not disabled preemption, protects a cache: a task that moves to
+ * another CPU meanwhile still uses the cache correctly, only remotely.
+ */
+static __always_inline void *p2pdma_pcp_pop(struct pci_p2pdma *p2p,
+					    int order)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(p2p->pcp);
+	unsigned long flags;
+	void *addr = NULL;
+
+	raw_spin_lock_irqsave(&pcp->lock, flags);
+	if (pcp->nr[order]) {
+		addr = pcp->blocks[order][--pcp->nr[order]];
+		pcp->bytes -= PAGE_SIZE << order;
+	}
+	raw_spin_unlock_irqrestore(&pcp->lock, flags);
+	return addr;
+}
+
+static __always_inline bool p2pdma_pcp_push(struct pci_p2pdma *p2p,
+					    int order, void *addr)
+{
+	struct p2pdma_pcp *pcp = raw_cpu_ptr(p2p->pcp);
+	size_t size = PAGE_SIZE << order, max = READ_ONCE(p2p->pcp_max);
+	unsigned long flags;
+	bool cached = false;
+
+	if (size > max)
+		return false;
+
+	raw_spin_lock_irqsave(&pcp->lock, flags);
+	if (pcp->bytes + size > max)
+		p2pdma_pcp_flush(p2p, pcp);
+	if (pcp->nr[order] < P2PDMA_PCP_DEPTH) {
+		pcp->blocks[order][pcp->nr[order]++] = addr;
+		pcp->bytes += size;
+		cached = true;
+	}
+	raw_spin_unlock_irqrestore(&pcp->lock, flags);
+	return cached;
+}
+
 static int p2pdma_pool_init(struct pci_p2pdma *p2p, int nid)
 {
+	int cpu;
+
+	p2p->pcp = alloc_percpu(struct p2pdma_pcp);
+	if (!p2p->pcp)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		raw_spin_lock_init(&per_cpu_ptr(p2p->pcp, cpu)->lock);
+
 	p2p->pool = gen_pool_create(PAGE_SHIFT, nid);
-	return p2p->pool ? 0 : -ENOMEM;
+	if (!p2p->pool) {
+		free_percpu(p2p->pcp);
+		return -ENOMEM;
+	}
+	atomic_long_set(&p2p->in_use, 0);
+	return 0;
 }
 
+/* Only once nothing is allocated any more. */
 static void p2pdma_pool_destroy(struct pci_p2pdma *p2p)
 {
+	p2pdma_pcp_flush_all(p2p);
 	gen_pool_destroy(p2p->pool);
-}
-
-static int p2pdma_pool_add(struct pci_p2pdma *p2p, struct p2pdma_range *range)
-{
-	return gen_pool_add_owner(p2p->pool, (unsigned long)range->kaddr,
-				  range->pgmap.range.start, range->size,
-				  dev_to_node(&p2p->pdev->dev), range);
-}
-
-static void *p2pdma_pool_alloc(struct pci_p2pdma *p2p, size_t size,
-			       struct p2pdma_range **range)
-{
-	return (void *)gen_pool_alloc_owner(p2p->pool, size, (void **)range);
-}
-
-static void p2pdma_pool_free(struct pci_p2pdma *p2p, void *addr, size_t size)
-{
-	gen_pool_free(p2p->pool, (unsigned long)addr, size);
-}
-
-static size_t p2pdma_pool_avail(struct pci_p2pdma *p2p)
-{
-	return gen_pool_avail(p2p->pool);
+	free_percpu(p2p->pcp);
 }
 
 static size_t p2pdma_pool_size(struct pci_p2pdma *p2p)
@@ -175,9 +305,61 @@ static size_t p2pdma_pool_size(struct pci_p2pdma *p2p)
 	return gen_pool_size(p2p->pool);
 }
 
+static int p2pdma_pool_add(struct pci_p2pdma *p2p, struct p2pdma_range *range)
+{
+	int ret;
+
+	ret = gen_pool_add_owner(p2p->pool, (unsigned long)range->kaddr,
+				 range->pgmap.range.start, range->size,
+				 dev_to_node(&p2p->pdev->dev), range);
+	if (!ret)
+		WRITE_ONCE(p2p->pcp_max, p2pdma_pool_size(p2p) /
+					 (8 * num_possible_cpus()));
+	return ret;
+}
+
+static __always_inline void *p2pdma_pool_alloc(struct pci_p2pdma *p2p,
+					       size_t size,
+					       struct p2pdma_range **range)
+{
+	int order = p2pdma_pcp_order(size);
+	void *addr = NULL;
+
+	if (order >= 0)
+		addr = p2pdma_pcp_pop(p2p, order);
+	if (addr) {
+		*range = p2pdma_page_range(virt_to_page(addr));
+	} else {
+		addr = (void *)gen_pool_alloc_owner(p2p->pool, size,
+						    (void **)range);
+		if (!addr && p2pdma_pcp_flush_all(p2p))
+			addr = (void *)gen_pool_alloc_owner(p2p->pool, size,
+							    (void **)range);
+		if (!addr)
+			return NULL;
+	}
+	atomic_long_add(PAGE_ALIGN(size), &p2p->in_use);
+	return addr;
+}
+
+static __always_inline void p2pdma_pool_free(struct pci_p2pdma *p2p,
+					     void *addr, size_t size)
+{
+	int order = p2pdma_pcp_order(size);
+
+	if (order < 0 || !p2pdma_pcp_push(p2p, order, addr))
+		gen_pool_free(p2p->pool, (unsigned long)addr, size);
+	atomic_long_sub(PAGE_ALIGN(size), &p2p->in_use);
+}
+
+static size_t p2pdma_pool_avail(struct pci_p2pdma *p2p)
+{
+	return p2pdma_pool_size(p2p) - atomic_long_read(&p2p->in_use);
+}
+
 static bool p2pdma_pool_idle(struct pci_p2pdma *p2p)
 {
-	return p2pdma_pool_avail(p2p) == p2pdma_pool_size(p2p);
+	return !atomic_long_read(&p2p->in_use);
 }
 
 /* Must be called under rcu_read_lock(), see percpu_ref_tryget_live_rcu(). */
@@ -195,17 +377,13 @@ static void p2pdma_range_unpin(struct p2pdma_range *range, unsigned long nr)
 	percpu_ref_put_many(&range->pgmap.ref, nr);
 }
 
-static struct p2pdma_range *p2pdma_page_range(struct page *page)
-{
-	return container_of(page->pgmap, struct p2pdma_range, pgmap);
-}
-
 /*
  * Return @size bytes at @addr to the pool and drop @nr_pins pins.  Runs in
  * any context: page_free may be called from an I/O completion interrupt.
  */
-static void p2pdma_give_back(struct p2pdma_range *range, void *addr,
-			     size_t size, unsigned long nr_pins)
+static __always_inline void p2pdma_give_back(struct p2pdma_range *range,
+					     void *addr, size_t size,
+					     unsigned long nr_pins)
 {
 	struct pci_p2pdma *p2p = range->p2p;
 
@@ -224,7 +402,14 @@ static void p2pdma_give_back(struct p2pdma_range *range, void *addr,
  * out with no reference at all (vm_insert_page() refuses it, a kernel user
  * would have its get_page() undone), so page_free only parks the page and
  * the pool takes it once the reset is visible.
+ *
+ * Allocations and "available" reap parked pages themselves, so the worker
+ * only bounds how long they stay parked when nobody asks.  It runs after
+ * P2PDMA_REAP_DELAY rather than at once: waking it for every munmap() would
+ * cost that path two context switches.
  */
+#define P2PDMA_REAP_DELAY	msecs_to_jiffies(20)
+
 static void p2pdma_page_free(struct page *page)
 {
 	struct pci_p2pdma *p2p = p2pdma_page_range(page)->p2p;
@@ -235,7 +420,7 @@ static void p2pdma_page_free(struct page *page)
 	p2p->freed = page;
 	spin_unlock_irqrestore(&p2p->freed_lock, flags);
 
-	queue_delayed_work(system_wq, &p2p->reap_work, 0);
+	queue_delayed_work(system_wq, &p2p->reap_work, P2PDMA_REAP_DELAY);
 }
 
 /* Put a list of parked pages back, for a later reap. */
@@ -250,14 +435,26 @@ static void p2pdma_repark(struct pci_p2pdma *p2p, struct page *first,
 	spin_unlock_irqrestore(&p2p->freed_lock, flags);
 }
 
+/* Give back @nr parked pages from @first on, each holding one pin. */
+static void p2pdma_give_back_pages(struct page *first, unsigned long nr)
+{
+	p2pdma_give_back(p2pdma_page_range(first), page_to_virt(first),
+			 nr << PAGE_SHIFT, nr);
+}
+
 /*
  * Return every parked page whose refcount is back to 1 to the pool; the
  * others stay parked.  Safe in any context.  Returns how many came back.
+ *
+ * munmap() parks a mapping's pages one after the other, so the list holds
+ * runs of neighbours: each run goes back as one block, which costs the pool
+ * one free instead of one per page and lets the next mapping of that size
+ * reuse it whole.
  */
 static unsigned long p2pdma_reap(struct pci_p2pdma *p2p)
 {
-	struct page *page, *next, *first = NULL, *last = NULL;
-	unsigned long flags, nr = 0;
+	struct page *page, *next, *first = NULL, *last = NULL, *run = NULL;
+	unsigned long flags, pfn, run_pfn = 0, run_len = 0, nr = 0;
 
 	spin_lock_irqsave(&p2p->freed_lock, flags);
 	page = p2p->freed;
@@ -274,10 +471,30 @@ static unsigned long p2pdma_reap(struct pci_p2pdma *p2p)
 			continue;
 		}
 		page->zone_device_data = NULL;
-		p2pdma_give_back(p2pdma_page_range(page), page_to_virt(page),
-				 PAGE_SIZE, 1);
 		nr++;
+
+		/* Grow the run at either end, within one range (pool chunk). */
+		pfn = page_to_pfn(page);
+		if (run_len && page->pgmap == run->pgmap) {
+			if (pfn + 1 == run_pfn) {
+				run = page;
+				run_pfn = pfn;
+				run_len++;
+				continue;
+			}
+			if (pfn == run_pfn + run_len) {
+				run_len++;
+				continue;
+			}
+		}
+		if (run_len)
+			p2pdma_give_back_pages(run, run_len);
+		run = page;
+		run_pfn = pfn;
+		run_len = 1;
 	}
+	if (run_len)
+		p2pdma_give_back_pages(run, run_len);
 
 	if (first)
 		p2pdma_repark(p2p, first, last);
@@ -301,9 +518,11 @@ static void p2pdma_reap_work(struct work_struct *work)
  * killed its pgmap ref; either way the allocation fails instead of handing
  * out memory that is about to disappear.
  */
-static void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
-				 unsigned long nr_pins, bool need_published,
-				 struct p2pdma_range **rangep)
+static __always_inline void *p2pdma_alloc_pinned(struct pci_dev *pdev,
+						 size_t size,
+						 unsigned long nr_pins,
+						 bool need_published,
+						 struct p2pdma_range **rangep)
 {
 	struct p2pdma_range *range;
 	struct pci_p2pdma *p2p;
@@ -314,6 +533,9 @@ static void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 	if (!p2p || (need_published && !READ_ONCE(p2p->published)))
 		goto out;
 
+	/* Pages userspace let go of rejoin the pool first. */
+	if (READ_ONCE(p2p->freed))
+		p2pdma_reap(p2p);
 	addr = p2pdma_pool_alloc(p2p, size, &range);
 	if (!addr && p2pdma_reap(p2p))
 		addr = p2pdma_pool_alloc(p2p, size, &range);
@@ -336,8 +558,8 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 };
 
 /* The range @addr was allocated from, or NULL if it is not p2pmem of @pdev. */
-static struct p2pdma_range *p2pdma_addr_range(struct pci_dev *pdev,
-					      void *addr)
+static __always_inline struct p2pdma_range *
+p2pdma_addr_range(struct pci_dev *pdev, void *addr)
 {
 	struct p2pdma_range *range;
 	struct page *page;
@@ -550,12 +772,19 @@ static bool p2pdma_acs_redirects(struct pci_dev *port)
  * should it be a bridge itself) to the shared bridge @hops steps above it
  * (excluded: that is where the request turns around), or NULL.  Endpoints
  * are skipped: their ACS controls only traffic between their own functions.
+ * *@live is set if a port on the way has ACS controls, i.e. the answer came
+ * from config space and may change without any device coming or going.
  */
-static struct pci_dev *p2pdma_acs_blocker(struct pci_dev *dev, int hops)
+static struct pci_dev *p2pdma_acs_blocker(struct pci_dev *dev, int hops,
+					  bool *live)
 {
-	for (; hops > 0; hops--, dev = pci_upstream_bridge(dev))
-		if (pci_is_bridge(dev) && p2pdma_acs_redirects(dev))
+	for (; hops > 0; hops--, dev = pci_upstream_bridge(dev)) {
+		if (!pci_is_bridge(dev) || !dev->acs_cap)
+			continue;
+		*live = true;
+		if (p2pdma_acs_redirects(dev))
 			return dev;
+	}
 	return NULL;
 }
 
@@ -742,14 +971,17 @@ static void p2pdma_route_thru_host(struct pci_dev *provider,
 /*
  * The decision itself, from config space and the host bridge lists only.
  * @may_sleep is false in the DMA mapping path; then a refusing host bridge
- * is reported without a blocker device.
+ * is reported without a blocker device.  *@live tells whether the decision
+ * read ACS controls (see p2pdma_acs_blocker()).
  */
 static void p2pdma_compute_route(struct pci_dev *provider,
 				 struct pci_dev *client,
-				 struct p2pdma_route *route, bool may_sleep)
+				 struct p2pdma_route *route, bool may_sleep,
+				 bool *live)
 {
 	int p_hops, c_hops;
 
+	*live = false;
 	*route = (struct p2pdma_route) {
 		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
 		.distance = -1,
@@ -768,9 +1000,10 @@ static void p2pdma_compute_route(struct pci_dev *provider,
 	}
 
 	if (p2pdma_common_bridge(provider, client, &p_hops, &c_hops)) {
-		route->blocker = p2pdma_acs_blocker(provider, p_hops);
+		route->blocker = p2pdma_acs_blocker(provider, p_hops, live);
 		if (!route->blocker)
-			route->blocker = p2pdma_acs_blocker(client, c_hops);
+			route->blocker = p2pdma_acs_blocker(client, c_hops,
+							    live);
 		if (!route->blocker) {
 			route->map = PCI_P2PDMA_MAP_BUS_ADDR;
 			route->distance = p_hops + c_hops;
@@ -795,34 +1028,46 @@ VISIBLE_IF_KUNIT void p2pdma_route(struct pci_dev *provider,
 				   struct pci_dev *client,
 				   struct p2pdma_route *route)
 {
-	p2pdma_compute_route(provider, client, route, true);
+	bool live;
+
+	p2pdma_compute_route(provider, client, route, true, &live);
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_route);
 
 /*
  * Map-type cache.
  *
- * Each provider remembers the map type per client, keyed by the client's
- * domain << 16 | pci_dev_id(), so pci_p2pdma_map_segment() need not walk
- * the topology for every request.  The rules:
+ * Each provider remembers the verdict per client, keyed by the client's
+ * domain << 16 | pci_dev_id(): the map type, the distance and whether it
+ * depends on ACS controls read from config space ("live").  The rules:
  *
- * - pci_p2pdma_distance_many() always recomputes from config space and
- *   stores the result, so an orchestrator setting up a new transfer sees the
- *   current ACS state and refreshes what the mapping path will use.
  * - pci_p2pdma_map_segment() trusts the cache; on a miss it computes and
  *   stores with GFP_ATOMIC.  A failed store only means the next call
  *   computes again; a store that fails never leaves an older answer behind.
+ * - pci_p2pdma_distance_many() recomputes a live verdict from config space
+ *   every time and stores the result, so an orchestrator setting up a new
+ *   transfer sees the current ACS state and refreshes what the mapping path
+ *   will use.  Any other verdict is a function of the topology and the host
+ *   bridge lists only, so it is taken from the cache.
  * - A removed client's entry is dropped from every provider by the bus
  *   notifier.
  * - Entries carry the generation they were computed in.  Anything that can
- *   change host bridge verdicts (writing p2pdma.host_bridges, a root bus's
- *   00.0 function coming or going) bumps the generation, which turns every
- *   cached entry of every provider into a miss at once.
+ *   change a verdict other than ACS controls (a PCI device coming or going
+ *   anywhere, writing p2pdma.host_bridges) bumps the generation, which turns
+ *   every cached entry of every provider into a miss at once.
  *
- * The xarray lock is taken with interrupts off because the mapping path may
- * run in any context.
+ * An entry is an xarray value: generation, distance, live flag, map type
+ * from the top.  A generation too large for the bits left (32-bit kernels
+ * only) never matches, which costs speed, never correctness.  The xarray
+ * lock is taken with interrupts off because the mapping path may run in any
+ * context.
  */
-#define P2PDMA_CACHE_MAP_BITS	2
+#define P2PDMA_CACHE_MAP_MASK	GENMASK(1, 0)
+#define P2PDMA_CACHE_LIVE	BIT(2)
+#define P2PDMA_CACHE_DIST_SHIFT	3
+/* Distances never exceed 2 * 255 hops + P2PDMA_HOST_BRIDGE_PENALTY. */
+#define P2PDMA_CACHE_DIST_MAX	0xfff
+#define P2PDMA_CACHE_GEN_SHIFT	15
 static atomic_t p2pdma_cache_gen = ATOMIC_INIT(0);
 
 static void p2pdma_invalidate_caches(void)
@@ -847,28 +1092,59 @@ static unsigned long p2pdma_client_key(struct pci_dev *client)
 	       pci_dev_id(client);
 }
 
-static enum pci_p2pdma_map_type
-p2pdma_cache_lookup(struct pci_p2pdma *p2p, struct pci_dev *client,
-		    unsigned int gen)
+static enum pci_p2pdma_map_type p2pdma_entry_map(unsigned long entry)
+{
+	return entry & P2PDMA_CACHE_MAP_MASK;
+}
+
+/* Only meaningful for an entry whose map type allows the transfer. */
+static int p2pdma_entry_distance(unsigned long entry)
+{
+	return (entry >> P2PDMA_CACHE_DIST_SHIFT) & P2PDMA_CACHE_DIST_MAX;
+}
+
+/* The entry for @route, computed in generation @gen. */
+static unsigned long p2pdma_make_entry(unsigned int gen,
+				       const struct p2pdma_route *route,
+				       bool live)
+{
+	unsigned long dist = 0;
+
+	if (route->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		dist = min_t(unsigned long, route->distance,
+			     P2PDMA_CACHE_DIST_MAX);
+	return (unsigned long)gen << P2PDMA_CACHE_GEN_SHIFT |
+	       dist << P2PDMA_CACHE_DIST_SHIFT |
+	       (live ? P2PDMA_CACHE_LIVE : 0) | route->map;
+}
+
+/*
+ * The entry of @client in @p2p's cache if it is of generation @gen, else 0
+ * (no valid entry is 0: PCI_P2PDMA_MAP_UNKNOWN is never stored).
+ */
+static unsigned long p2pdma_cache_lookup(struct pci_p2pdma *p2p,
+					 struct pci_dev *client,
+					 unsigned int gen)
 {
 	void *entry = xa_load(&p2p->map_cache, p2pdma_client_key(client));
 	unsigned long val;
 
 	if (!xa_is_value(entry))
-		return PCI_P2PDMA_MAP_UNKNOWN;
-
+		return 0;
 	val = xa_to_value(entry);
-	if (val >> P2PDMA_CACHE_MAP_BITS != gen)
-		return PCI_P2PDMA_MAP_UNKNOWN;
-	return val & GENMASK(P2PDMA_CACHE_MAP_BITS - 1, 0);
+	return val >> P2PDMA_CACHE_GEN_SHIFT == gen ? val : 0;
 }
 
+/* Store @val, an entry of generation @gen, unless @gen is stale. */
 static void p2pdma_cache_store(struct pci_p2pdma *p2p, struct pci_dev *client,
-			       unsigned int gen, enum pci_p2pdma_map_type map)
+			       unsigned int gen, unsigned long val)
 {
 	unsigned long key = p2pdma_client_key(client);
-	unsigned long val = (unsigned long)gen << P2PDMA_CACHE_MAP_BITS | map;
 	unsigned long flags;
+
+	/* Refreshing a live entry usually changes nothing: skip the lock. */
+	if (xa_load(&p2p->map_cache, key) == xa_mk_value(val))
+		return;
 
 	xa_lock_irqsave(&p2p->map_cache, flags);
 	/*
@@ -944,6 +1220,7 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
 				      DEFAULT_RATELIMIT_BURST);
 	struct pci_dev *client = dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
+	bool live;
 	struct p2pdma_route route = {
 		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
 		.distance = -1,
@@ -954,7 +1231,7 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 		return;
 
 	if (client)
-		p2pdma_compute_route(p2p->pdev, client, &route, false);
+		p2pdma_compute_route(p2p->pdev, client, &route, false, &live);
 	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		p2pdma_report(p2p->pdev, dev, client, &route);
 	else
@@ -969,7 +1246,9 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	enum pci_p2pdma_map_type map;
 	struct p2pdma_route route;
 	struct pci_dev *client;
+	unsigned long entry;
 	unsigned int gen;
+	bool live;
 
 	/* The DMA is done by @dev itself; a PCI parent does not make it PCI. */
 	if (!dev_is_pci(dev)) {
@@ -979,14 +1258,17 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 
 	client = to_pci_dev(dev);
 	gen = p2pdma_cache_generation();
-	map = p2pdma_cache_lookup(p2p, client, gen);
-	if (map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
-		p2pdma_report_refused_mapping(p2p, dev);
-	if (map != PCI_P2PDMA_MAP_UNKNOWN)
+	entry = p2pdma_cache_lookup(p2p, client, gen);
+	if (entry) {
+		map = p2pdma_entry_map(entry);
+		if (map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+			p2pdma_report_refused_mapping(p2p, dev);
 		return map;
+	}
 
-	p2pdma_compute_route(p2p->pdev, client, &route, false);
-	p2pdma_cache_store(p2p, client, gen, route.map);
+	p2pdma_compute_route(p2p->pdev, client, &route, false, &live);
+	p2pdma_cache_store(p2p, client, gen,
+			   p2pdma_make_entry(gen, &route, live));
 	/*
 	 * Not rate limited: this happens once per pair until the cache is
 	 * invalidated, and it is what explains the I/O error to the user.
@@ -994,6 +1276,23 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		p2pdma_report(p2p->pdev, dev, client, &route);
 	return route.map;
+}
+
+/*
+ * The first entry of a list, or one from another range: look the range's
+ * provider up.  Out of line so that the per-entry path of
+ * pci_p2pdma_map_segment() needs no stack frame.
+ */
+static noinline void p2pdma_map_state_switch(struct pci_p2pdma_map_state *state,
+					     struct device *dev,
+					     struct dev_pagemap *pgmap)
+{
+	struct p2pdma_range *range;
+
+	range = container_of(pgmap, struct p2pdma_range, pgmap);
+	state->pgmap = pgmap;
+	state->map = p2pdma_map_type(range->p2p, dev);
+	state->bus_off = range->bus_off;
 }
 
 /**
@@ -1018,14 +1317,8 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 {
 	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
 
-	if (state->pgmap != pgmap) {
-		struct p2pdma_range *range;
-
-		range = container_of(pgmap, struct p2pdma_range, pgmap);
-		state->pgmap = pgmap;
-		state->map = p2pdma_map_type(range->p2p, dev);
-		state->bus_off = range->bus_off;
-	}
+	if (unlikely(state->pgmap != pgmap))
+		p2pdma_map_state_switch(state, dev, pgmap);
 
 	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
 		sg->dma_address = sg_phys(sg) + state->bus_off;
@@ -1045,21 +1338,55 @@ static struct pci_dev *p2pdma_find_pci_dev(struct device *dev)
 	return NULL;
 }
 
-/* Recompute the route from config space and refresh @provider's cache. */
-static void p2pdma_route_and_refresh(struct pci_dev *provider,
-				     struct pci_dev *client,
-				     struct p2pdma_route *route)
+/*
+ * The cache entry for DMA by @client to @provider's memory, for
+ * pci_p2pdma_distance_many(): taken from @provider's cache unless config
+ * space has a say in it (live), else computed afresh, which also refreshes
+ * the cache.  Providers without peer-to-peer memory have no cache.
+ */
+static unsigned long p2pdma_distance_entry(struct pci_dev *provider,
+					   struct pci_dev *client)
 {
 	unsigned int gen = p2pdma_cache_generation();
+	struct p2pdma_route route;
 	struct pci_p2pdma *p2p;
-
-	p2pdma_compute_route(provider, client, route, true);
+	unsigned long entry = 0;
+	bool live;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(provider->p2pdma);
 	if (p2p)
-		p2pdma_cache_store(p2p, client, gen, route->map);
+		entry = p2pdma_cache_lookup(p2p, client, gen);
 	rcu_read_unlock();
+	if (entry && !(entry & P2PDMA_CACHE_LIVE))
+		return entry;
+
+	p2pdma_compute_route(provider, client, &route, true, &live);
+	entry = p2pdma_make_entry(gen, &route, live);
+
+	rcu_read_lock();
+	p2p = rcu_dereference(provider->p2pdma);
+	if (p2p)
+		p2pdma_cache_store(p2p, client, gen, entry);
+	rcu_read_unlock();
+	return entry;
+}
+
+/* Log why @client, @pclient if it has a PCI function, is refused. */
+static void p2pdma_explain(struct pci_dev *provider, struct device *client,
+			   struct pci_dev *pclient)
+{
+	struct p2pdma_route route = {
+		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
+		.distance = -1,
+		.reason = P2PDMA_REASON_NOT_PCI,
+	};
+	bool live;
+
+	/* The cache keeps no reasons: work the refusal out again. */
+	if (pclient)
+		p2pdma_compute_route(provider, pclient, &route, true, &live);
+	p2pdma_report(provider, client, pclient, &route);
 }
 
 /**
@@ -1070,40 +1397,36 @@ static void p2pdma_route_and_refresh(struct pci_dev *provider,
  * @num_clients: number of entries in @clients
  * @verbose: log one warning per refused client with the reason and remedy
  *
- * Every pair is evaluated afresh from config space (ACS may have changed),
- * and the answer refreshes the cache pci_p2pdma_map_segment() uses.  Works
- * for any @provider, with or without peer-to-peer memory.  May sleep.
+ * Every pair whose route depends on ACS controls is evaluated afresh from
+ * config space (ACS may have changed), and the answer refreshes the cache
+ * pci_p2pdma_map_segment() uses; other answers change only when PCI devices
+ * come or go or p2pdma.host_bridges is written, and come from the cache
+ * (see "Map-type cache").  Works for any @provider, with or without
+ * peer-to-peer memory.  May sleep.
  *
  * Return: the sum of the distances, or -1 if any client is refused.
  */
 int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 			     int num_clients, bool verbose)
 {
-	struct p2pdma_route route;
 	bool refused = false;
 	int i, total = 0;
 
 	for (i = 0; i < num_clients; i++) {
 		struct pci_dev *pclient = p2pdma_find_pci_dev(clients[i]);
+		unsigned long entry = 0;
 
-		if (pclient) {
-			p2pdma_route_and_refresh(provider, pclient, &route);
-		} else {
-			route = (struct p2pdma_route) {
-				.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
-				.distance = -1,
-				.reason = P2PDMA_REASON_NOT_PCI,
-			};
-		}
-
-		if (route.map != PCI_P2PDMA_MAP_NOT_SUPPORTED) {
-			total += route.distance;
+		if (pclient)
+			entry = p2pdma_distance_entry(provider, pclient);
+		if (entry &&
+		    p2pdma_entry_map(entry) != PCI_P2PDMA_MAP_NOT_SUPPORTED) {
+			total += p2pdma_entry_distance(entry);
 			continue;
 		}
 
 		refused = true;
 		if (verbose)
-			p2pdma_report(provider, clients[i], pclient, &route);
+			p2pdma_explain(provider, clients[i], pclient);
 	}
 
 	return refused ? -1 : total;
@@ -1165,8 +1488,11 @@ struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
 			best_dist = dist;
 			ties = 0;
 		}
-		/* Reservoir sampling: the n-th tie wins with probability 1/n. */
-		if (!get_random_u32_below(++ties))
+		/*
+		 * Reservoir sampling: the n-th tie wins with probability 1/n.
+		 * The first needs no random number, which is not free.
+		 */
+		if (++ties == 1 || !get_random_u32_below(ties))
 			best = p2p->pdev;
 	}
 	pci_dev_get(best);
@@ -1290,6 +1616,9 @@ static const struct vm_operations_struct p2pmem_vm_ops = {
 	.page_mkwrite	= p2pmem_vma_page_mkwrite,
 };
 
+/* Pages inserted per vm_insert_pages() call: one page table lock each. */
+#define P2PMEM_INSERT_BATCH	32
+
 /*
  * Move the pool's reference of each page to its page table entry.  If an
  * insertion fails, mmap_region() unmaps the half-built VMA, which frees the
@@ -1298,24 +1627,26 @@ static const struct vm_operations_struct p2pmem_vm_ops = {
 static int p2pmem_insert_pages(struct vm_area_struct *vma,
 			       struct p2pdma_range *range, void *kaddr)
 {
-	unsigned long i, nr_pages = vma_pages(vma);
-	int ret;
+	unsigned long i, done, nr, left, nr_pages = vma_pages(vma);
+	struct page *pages[P2PMEM_INSERT_BATCH];
+	int ret = 0;
 
-	for (i = 0; i < nr_pages; i++) {
-		void *addr = kaddr + (i << PAGE_SHIFT);
-		struct page *page = virt_to_page(addr);
+	for (done = 0; done < nr_pages && !ret; done += nr - left) {
+		nr = min(nr_pages - done, (unsigned long)P2PMEM_INSERT_BATCH);
+		for (i = 0; i < nr; i++)
+			pages[i] = virt_to_page(kaddr + ((done + i) << PAGE_SHIFT));
 
-		ret = vm_insert_page(vma, vma->vm_start + (i << PAGE_SHIFT),
-				     page);
-		if (ret) {
-			p2pdma_give_back(range, addr,
-					 (nr_pages - i) << PAGE_SHIFT,
-					 nr_pages - i);
-			return ret;
-		}
-		put_page(page);
+		left = nr;
+		ret = vm_insert_pages(vma, vma->vm_start + (done << PAGE_SHIFT),
+				      pages, &left);
+		for (i = 0; i < nr - left; i++)
+			put_page(pages[i]);
 	}
-	return 0;
+	if (ret)
+		p2pdma_give_back(range, kaddr + (done << PAGE_SHIFT),
+				 (nr_pages - done) << PAGE_SHIFT,
+				 nr_pages - done);
+	return ret;
 }
 
 /*
@@ -2054,10 +2385,13 @@ static int p2pdma_bus_notify(struct notifier_block *nb, unsigned long action,
 	switch (action) {
 	case BUS_NOTIFY_ADD_DEVICE:
 		p2pdma_root_added(pdev);
+		/* The topology changed: cached routes may be wrong now. */
+		p2pdma_invalidate_caches();
 		break;
 	case BUS_NOTIFY_DEL_DEVICE:
 		p2pdma_root_removed(pdev);
 		p2pdma_cache_forget(pdev);
+		p2pdma_invalidate_caches();
 		break;
 	case BUS_NOTIFY_REMOVED_DEVICE:
 		/* Again: its driver could map DMA until it was unbound. */
@@ -2132,6 +2466,7 @@ static int p2pdma_routes_show(struct seq_file *m, void *unused)
 	struct p2pdma_route route;
 	struct pci_dev *client;
 	struct pci_p2pdma *p2p;
+	bool live;
 
 	mutex_lock(&p2pdma_lock);
 	list_for_each_entry(p2p, &p2pdma_providers, node) {
@@ -2142,7 +2477,8 @@ static int p2pdma_routes_show(struct seq_file *m, void *unused)
 			    pci_domain_nr(client->bus) !=
 			    pci_domain_nr(p2p->pdev->bus))
 				continue;
-			p2pdma_compute_route(p2p->pdev, client, &route, true);
+			p2pdma_compute_route(p2p->pdev, client, &route, true,
+					     &live);
 			seq_printf(m, "%s %s %s %d ", pci_name(p2p->pdev),
 				   pci_name(client), p2pdma_map_name(route.map),
 				   route.distance);
