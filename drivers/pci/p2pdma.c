@@ -86,7 +86,7 @@ struct p2pdma_range {
  * @pcp: per-CPU caches of free blocks in front of @pool
  * @pcp_max: most bytes one CPU's cache may hold
  * @in_use: bytes handed out (whole pages), see p2pdma_pool_avail()
- * @map_cache: client key -> cached map type, see "Map-type cache" below
+ * @map_cache: client key -> cached verdict, see "Map-type cache" below
  * @idle_wq: teardown waits here for outstanding allocations to come back
  * @freed_lock: protects @freed
  * @freed: pages userspace let go of, waiting for their refcount to be reset
@@ -1086,7 +1086,7 @@ static unsigned int p2pdma_cache_generation(void)
 	return gen;
 }
 
-static unsigned long p2pdma_client_key(struct pci_dev *client)
+static __always_inline unsigned long p2pdma_client_key(struct pci_dev *client)
 {
 	return (unsigned long)(u32)pci_domain_nr(client->bus) << 16 |
 	       pci_dev_id(client);
@@ -1141,10 +1141,6 @@ static void p2pdma_cache_store(struct pci_p2pdma *p2p, struct pci_dev *client,
 {
 	unsigned long key = p2pdma_client_key(client);
 	unsigned long flags;
-
-	/* Refreshing a live entry usually changes nothing: skip the lock. */
-	if (xa_load(&p2p->map_cache, key) == xa_mk_value(val))
-		return;
 
 	xa_lock_irqsave(&p2p->map_cache, flags);
 	/*
@@ -1348,21 +1344,24 @@ static unsigned long p2pdma_distance_entry(struct pci_dev *provider,
 					   struct pci_dev *client)
 {
 	unsigned int gen = p2pdma_cache_generation();
+	unsigned long cached = 0, entry;
 	struct p2pdma_route route;
 	struct pci_p2pdma *p2p;
-	unsigned long entry = 0;
 	bool live;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(provider->p2pdma);
 	if (p2p)
-		entry = p2pdma_cache_lookup(p2p, client, gen);
+		cached = p2pdma_cache_lookup(p2p, client, gen);
 	rcu_read_unlock();
-	if (entry && !(entry & P2PDMA_CACHE_LIVE))
-		return entry;
+	if (cached && !(cached & P2PDMA_CACHE_LIVE))
+		return cached;
 
 	p2pdma_compute_route(provider, client, &route, true, &live);
 	entry = p2pdma_make_entry(gen, &route, live);
+	/* Refreshing a live entry usually changes nothing: skip the lock. */
+	if (entry == cached)
+		return entry;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(provider->p2pdma);
