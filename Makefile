@@ -5,6 +5,8 @@
 #
 #   make demo            boot the default topology and move data peer to peer
 #   make check           every test CI runs; last line "N passed, N failed"
+#   make check-debug     KUnit, integration and reliability on the debug kernel
+#   make bench           our core against the base tree's, last line the speedup
 #
 # Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
 
@@ -21,12 +23,13 @@ DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   python3 iproute2 gcc make patch kmod
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
-	kunit integration source clean distclean help
+	kunit integration reliability check-debug check-debug-quick source \
+	clean distclean help bench bench-smoke
 
 all: kernel
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,/^# Variables/p' Makefile
 
 deps:
 	@missing=$$(for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -62,8 +65,28 @@ kunit: kernel initramfs
 integration: kernel initramfs
 	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh integration
 
+reliability: kernel initramfs
+	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh reliability
+
+# The debug kernel (KASAN, lockdep, kmemleak, ...) through KUnit, the
+# integration suite and the reliability scenarios; -quick is the subset
+# that fits in CI next to "make check".
+check-debug:
+	@IMPL=$(IMPL) DEBUG=1 harness/check.sh debug
+
+check-debug-quick:
+	@IMPL=$(IMPL) DEBUG=1 harness/check.sh debug-quick
+
 check-static: prepare
 	@IMPL=$(IMPL) harness/check.sh static
+
+# Both kernels booted alternately on one-switch; see harness/bench.sh and
+# BENCHMARKS.md.  bench-smoke: one short boot each, no timing assertions.
+bench:
+	@harness/bench.sh
+
+bench-smoke:
+	@harness/bench.sh --smoke
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.

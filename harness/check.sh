@@ -38,7 +38,8 @@ kernel_files() {
 }
 tool_files() {
 	(cd "$TOP" && ls tools/testing/selftests/p2pdma/*.[ch] \
-		tools/testing/selftests/p2pdma/hold/*.c 2>/dev/null)
+		tools/testing/selftests/p2pdma/hold/*.c \
+		tools/testing/selftests/p2pdma/bench/*.c 2>/dev/null)
 }
 
 static_checks() {
@@ -248,6 +249,18 @@ debug_quick_stage() {
 	GUEST_FILES=()
 }
 
+# The benchmark stays alive in CI: one short boot of our kernel, every row
+# must be produced; timing is make bench's business, not a test's.
+bench_smoke() {
+	local log=$OUT/bench-smoke.log
+	if BENCH_IMPLS=$IMPL "$TOP/harness/bench.sh" --smoke > "$log" 2>&1; then
+		pass "bench: smoke run produces every row ($(tail -n 1 "$log"))"
+	else
+		tail -n 20 "$log" | sed 's/^/        /'
+		fail "bench: smoke run"
+	fi
+}
+
 summary() {
 	echo
 	echo "== p2pdma check ($TAG, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
@@ -291,7 +304,9 @@ all)
 	kunit_stage
 	integration_stage
 	reliability_stage
+	bench_smoke
 	;;
-*) echo "usage: check.sh [static|build|kunit|integration|reliability|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+bench) bench_smoke ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 summary

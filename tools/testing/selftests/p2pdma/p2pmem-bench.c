@@ -6,13 +6,14 @@
  *
  * Rows, one line each, in the format of the p2pdma_bench kernel module:
  *
- *   p2pdma-bench: user_mmap_munmap_64k NS   mmap() of 64 KiB of the
+ *   p2pdma-bench: user_mmap_munmap_64k NS MIN   mmap() of 64 KiB of the
  *	provider's "allocate" file and munmap() (pages inserted and freed)
- *   p2pdma-bench: user_odirect_read_1m NS   an O_DIRECT read of 1 MiB
+ *   p2pdma-bench: user_odirect_read_1m NS MIN   an O_DIRECT read of 1 MiB
  *	from BLOCKDEV into a p2pmem mapping (the data path: expected to be
  *	the same for any p2pdma core)
  *
- * NS is the median over ROUNDS samples of the time per operation; each
+ * NS is the median over ROUNDS samples of the time per operation, followed
+ * by the fastest sample (less sensitive to a busy host); each
  * sample repeats the operation for about SAMPLE_MS milliseconds (the count
  * is calibrated once per row).  PROVIDER is a PCI address or "serial:S" of
  * an NVMe controller, BLOCKDEV a path, "serial:S[/NSID]" or "pci:BDF".
@@ -114,7 +115,8 @@ static int run_row(struct row *row)
 	qsort(samples, nr, sizeof(samples[0]), cmp_double);
 	med = nr & 1 ? samples[nr / 2] :
 		(samples[nr / 2 - 1] + samples[nr / 2]) / 2;
-	printf("p2pdma-bench: %s %.0f\n", row->name, med * 1e9);
+	printf("p2pdma-bench: %s %.0f %.0f\n", row->name, med * 1e9,
+	       samples[0] * 1e9);
 	fflush(stdout);
 	return 0;
 }
