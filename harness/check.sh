@@ -106,9 +106,11 @@ GUEST_FILES=()
 # guest NAME TOPOLOGY SCRIPT [run-guest options]: one guest run; its KTAP
 # results and the cleanliness of its kernel log become results.
 guest() {
-	local name=$1 topo=$2 script=$3 rc run line
+	local name=$1 topo=$2 script=$3 rc run line label
 	shift 3
 	run=$OUT/runs/$TAG/$name
+	label=$name
+	[ "$DEBUG" = 1 ] && label="$name [debug]"
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$topo" ] && [ "$ONLY" != "$topo:$name" ] &&
 	   [ "$ONLY" != "$name" ]; then
 		return
@@ -122,34 +124,34 @@ guest() {
 	rc=$?
 	while IFS= read -r line; do
 		case $line in
-		"ok "*"# SKIP"*) skip "$name: ${line#ok * }" ;;
-		"ok "*) pass "$name: ${line#ok [0-9]* }" ;;
-		"not ok "*) fail "$name: ${line#not ok [0-9]* }" ;;
+		"ok "*"# SKIP"*) skip "$label: ${line#ok * }" ;;
+		"ok "*) pass "$label: ${line#ok [0-9]* }" ;;
+		"not ok "*) fail "$label: ${line#not ok [0-9]* }" ;;
 		esac
 	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null |
 		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' | grep -E '^(not )?ok [0-9]+ ')
-	host_verify "$name" "$run"
+	host_verify "$label" "$run"
 	if [ "$rc" = 124 ]; then
-		fail "$name: guest finished (no exit status: timeout or crash)"
+		fail "$label: guest finished (no exit status: timeout or crash)"
 		tail -n 30 "$run/console.log" | sed 's/^/        /'
 	fi
 	if grep -E -q 'BUG:|WARNING:|Oops|KASAN:|UBSAN:|possible circular|inconsistent lock|kmemleak: [1-9][0-9]* new suspected|general protection fault|Kernel panic' "$run/console.log"; then
 		grep -E -m 5 -A 10 'BUG:|WARNING:|Oops|KASAN:|UBSAN:|possible circular|inconsistent lock|kmemleak: [1-9]|general protection|Kernel panic' \
 			"$run/console.log" | sed 's/^/        /'
-		fail "$name: kernel log has a BUG/WARNING/Oops/KASAN/lockdep report"
+		fail "$label: kernel log has a BUG/WARNING/Oops/KASAN/lockdep report"
 	fi
 	# Debug kernels: init scans for leaks once the script is done.
 	line=$(tr -d '\r' < "$run/console.log" 2>/dev/null | sed -n 's/^@@KMEMLEAK \([0-9a-z]*\)@@$/\1/p')
 	if [ "$line" = 0 ]; then
-		pass "$name: kmemleak finds no leak"
+		pass "$label: kmemleak finds no leak"
 	elif [ "$line" = disabled ]; then
 		grep -m 5 -i 'kmemleak' "$run/console.log" | sed 's/^/        /'
-		fail "$name: kmemleak is disabled in the guest"
+		fail "$label: kmemleak is disabled in the guest"
 	elif [ -n "$line" ]; then
 		grep -m 40 '^kmemleak-report: ' "$run/console.log" | sed 's/^/        /'
-		fail "$name: kmemleak finds $line suspected leaks"
+		fail "$label: kmemleak finds $line suspected leaks"
 	elif [ "$DEBUG" = 1 ] && [ "$rc" != 124 ]; then
-		fail "$name: no kmemleak scan on a debug kernel"
+		fail "$label: no kmemleak scan on a debug kernel"
 	fi
 }
 
@@ -261,6 +263,23 @@ bench_smoke() {
 	fi
 }
 
+# What CI can afford of the debug kernel (KASAN, lockdep, kmemleak) next to
+# everything else: its build, the KUnit suite and the pairs of the default
+# machine.  The whole debug run is make check-debug.
+debug_subset() {
+	DEBUG=1
+	TAG=$IMPL-debug
+	KERNEL=$OUT/bzImage-$TAG
+	MODULES=$OUT/modules-$TAG
+	if ! make -s -C "$TOP" kernel IMPL="$IMPL" DEBUG=1 OUT="$OUT"; then
+		fail "kernel build ($TAG)"
+		return
+	fi
+	pass "kernel build ($TAG, Linux $(cat "$OUT/base-version"))"
+	kunit_stage
+	guest pairs-one-switch one-switch pairs.sh
+}
+
 summary() {
 	echo
 	echo "== p2pdma check ($TAG, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
@@ -305,8 +324,10 @@ all)
 	integration_stage
 	reliability_stage
 	bench_smoke
+	[ "${CHECK_DEBUG:-1}" = 0 ] || debug_subset
 	;;
 bench) bench_smoke ;;
+debug-subset) debug_subset ;;
 *) echo "usage: check.sh [static|build|kunit|integration|reliability|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 summary
