@@ -656,23 +656,22 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_virt_to_bus);
 struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 					 unsigned int *nents, u32 length)
 {
-	struct scatterlist *sg;
-	void *addr;
+	void *buf = pci_alloc_p2pmem(pdev, length);
+	struct scatterlist *sgl;
 
-	sg = kmalloc(sizeof(*sg), GFP_KERNEL);
-	if (!sg)
+	if (!buf)
 		return NULL;
 
-	addr = pci_alloc_p2pmem(pdev, length);
-	if (!addr) {
-		kfree(sg);
+	sgl = kmalloc(sizeof(*sgl), GFP_KERNEL);
+	if (!sgl) {
+		pci_free_p2pmem(pdev, buf, length);
 		return NULL;
 	}
 
-	sg_init_table(sg, 1);
-	sg_set_buf(sg, addr, length);
+	/* One entry: the allocator hands out contiguous blocks. */
+	sg_init_one(sgl, buf, length);
 	*nents = 1;
-	return sg;
+	return sgl;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
 
@@ -822,47 +821,27 @@ static struct pci_dev *p2pdma_root_dev0(struct pci_bus *root)
 	return dev0;
 }
 
-/**
- * struct p2pdma_rc_match - root complexes known to forward peer-to-peer
- * requests between their root ports
- * @vendor: vendor ID of the function at 00.0 of the root bus
- * @first: lowest device ID of the family
- * @last: highest device ID of the family
+/*
+ * Root complexes known to forward peer-to-peer requests between their root
+ * ports, by the vendor and device ID of the function at 00.0 of the root
+ * bus.  Everything else needs the CPU rule or the host_bridges parameter.
  */
-struct p2pdma_rc_match {
-	u16 vendor;
-	u16 first;
-	u16 last;
-};
-
-static const struct p2pdma_rc_match p2pdma_rc_allowlist[] = {
-	/* Xeon E5 v1 and Core i7 Extreme (Sandy Bridge-EP/E) */
-	{ PCI_VENDOR_ID_INTEL, 0x3c00, 0x3c00 },
-	/* Xeon E5 v2 (Ivy Bridge-EP/E) */
-	{ PCI_VENDOR_ID_INTEL, 0x0e00, 0x0e00 },
-	/* Xeon E5 v3 (Haswell-EP/E) */
-	{ PCI_VENDOR_ID_INTEL, 0x2f00, 0x2f00 },
-	/* Xeon E5 v4 (Broadwell-EP/E) */
-	{ PCI_VENDOR_ID_INTEL, 0x6f00, 0x6f00 },
-	/* Xeon Scalable (Skylake-SP), one ID per mesh stop */
-	{ PCI_VENDOR_ID_INTEL, 0x2030, 0x2033 },
-	/* 3rd generation Xeon Scalable (Ice Lake-SP) */
-	{ PCI_VENDOR_ID_INTEL, 0x09a2, 0x09a2 },
-};
-
 static bool p2pdma_rc_allowlisted(u32 id)
 {
-	u16 vendor = id >> 16, device = id & 0xffff;
-	int i;
+	if (id >> 16 != PCI_VENDOR_ID_INTEL)
+		return false;
 
-	for (i = 0; i < ARRAY_SIZE(p2pdma_rc_allowlist); i++) {
-		const struct p2pdma_rc_match *m = &p2pdma_rc_allowlist[i];
-
-		if (m->vendor == vendor && device >= m->first &&
-		    device <= m->last)
-			return true;
+	switch (id & 0xffff) {
+	case 0x3c00:		/* Xeon E5 v1, Core i7 Extreme (Sandy Bridge-E) */
+	case 0x0e00:		/* Xeon E5 v2 (Ivy Bridge-EP/E) */
+	case 0x2f00:		/* Xeon E5 v3 (Haswell-EP/E) */
+	case 0x6f00:		/* Xeon E5 v4 (Broadwell-EP/E) */
+	case 0x2030 ... 0x2033:	/* Xeon Scalable (Skylake-SP), per mesh stop */
+	case 0x09a2:		/* 3rd generation Xeon Scalable (Ice Lake-SP) */
+		return true;
+	default:
+		return false;
 	}
-	return false;
 }
 
 /*
@@ -1316,12 +1295,14 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 	if (unlikely(state->pgmap != pgmap))
 		p2pdma_map_state_switch(state, dev, pgmap);
 
-	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
-		sg->dma_address = sg_phys(sg) + state->bus_off;
-		sg_dma_len(sg) = sg->length;
-		sg_dma_mark_bus_address(sg);
-	}
-	return state->map;
+	if (state->map != PCI_P2PDMA_MAP_BUS_ADDR)
+		return state->map;
+
+	/* The peer decodes PCI bus addresses: no IOMMU, no host bridge. */
+	sg_dma_mark_bus_address(sg);
+	sg_dma_len(sg) = sg->length;
+	sg->dma_address = state->bus_off + sg_phys(sg);
+	return PCI_P2PDMA_MAP_BUS_ADDR;
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_map_segment);
 
@@ -1440,14 +1421,11 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
  */
 bool pci_has_p2pmem(struct pci_dev *pdev)
 {
-	struct pci_p2pdma *p2p;
-	bool ret;
+	const struct pci_p2pdma *p2p;
 
-	rcu_read_lock();
+	guard(rcu)();
 	p2p = rcu_dereference(pdev->p2pdma);
-	ret = p2p && READ_ONCE(p2p->published);
-	rcu_read_unlock();
-	return ret;
+	return p2p ? READ_ONCE(p2p->published) : false;
 }
 EXPORT_SYMBOL_GPL(pci_has_p2pmem);
 
@@ -1513,11 +1491,10 @@ void pci_p2pmem_publish(struct pci_dev *pdev, bool publish)
 {
 	struct pci_p2pdma *p2p;
 
-	rcu_read_lock();
+	guard(rcu)();
 	p2p = rcu_dereference(pdev->p2pdma);
 	if (p2p)
 		WRITE_ONCE(p2p->published, publish);
-	rcu_read_unlock();
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
 
@@ -1749,22 +1726,20 @@ static ssize_t published_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(published);
 
+/*
+ * The size is not a limit: scripting languages (Python's mmap module)
+ * refuse to map past the end of a file, so claim a size nobody reaches.
+ */
 static struct bin_attribute p2pmem_alloc_attr = {
-	.attr = { .name = "allocate", .mode = 0660 },
-	.mmap = p2pmem_alloc_mmap,
-	.f_mapping = p2pmem_get_mapping,
-	/*
-	 * Not a limit: scripting languages (Python's mmap module) refuse to
-	 * map past the end of a file, so claim a size nobody reaches.
-	 */
 	.size = SZ_1T,
+	.f_mapping = p2pmem_get_mapping,
+	.mmap = p2pmem_alloc_mmap,
+	.attr = { .mode = 0660, .name = "allocate" },
 };
 
 static struct attribute *p2pmem_attrs[] = {
-	&dev_attr_size.attr,
-	&dev_attr_available.attr,
-	&dev_attr_published.attr,
-	NULL,
+	&dev_attr_available.attr, &dev_attr_published.attr,
+	&dev_attr_size.attr, NULL
 };
 
 static struct bin_attribute *p2pmem_bin_attrs[] = {
@@ -2229,17 +2204,19 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
  * @p2p_dev: the selected provider, or NULL
  * @use_p2pdma: whether p2pmem is used
  *
+ * The output reads back through pci_p2pdma_enable_store() unchanged.
+ *
  * Return: the number of characters written: "0", "1" (any provider) or
  * the selected provider's name, followed by a newline.
  */
 ssize_t pci_p2pdma_enable_show(char *page, struct pci_dev *p2p_dev,
 			       bool use_p2pdma)
 {
-	if (!use_p2pdma)
-		return scnprintf(page, PAGE_SIZE, "0\n");
-	if (!p2p_dev)
-		return scnprintf(page, PAGE_SIZE, "1\n");
-	return scnprintf(page, PAGE_SIZE, "%s\n", pci_name(p2p_dev));
+	const char *choice = "0";
+
+	if (use_p2pdma)
+		choice = p2p_dev ? pci_name(p2p_dev) : "1";
+	return scnprintf(page, PAGE_SIZE, "%s\n", choice);
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_enable_show);
 
