@@ -282,7 +282,7 @@ debug_subset() {
 
 summary() {
 	echo
-	echo "== p2pdma check ($TAG, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
+	echo "== p2pdma check ($IMPL, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
 	local f
 	for f in "${FAILURES[@]}"; do echo "  failed: $f"; done
 	[ "$SKIPPED" = 0 ] || echo "  ($SKIPPED skipped, counted as passed)"

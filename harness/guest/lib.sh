@@ -220,3 +220,13 @@ ns_sum() {
 	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct 2>/dev/null |
 		md5sum | cut -d' ' -f1
 }
+
+# nvmet_p2p_ns NQN DEVICE P2PMEM: an nvmet subsystem open to any host whose
+# namespace 1 is DEVICE with its p2pmem attribute set to P2PMEM, enabled.
+nvmet_p2p_ns() {
+	local ns=/sys/kernel/config/nvmet/subsystems/$1/namespaces/1
+	mkdir "${ns%/namespaces/1}" &&
+		echo 1 > "${ns%/namespaces/1}/attr_allow_any_host" &&
+		mkdir "$ns" && printf '%s' "$2" > "$ns/device_path" &&
+		printf '%s' "$3" > "$ns/p2pmem" && echo 1 > "$ns/enable"
+}

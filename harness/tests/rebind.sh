@@ -33,9 +33,7 @@ insmod /test/p2pmem_hold.ko || ktap_diag "no p2pmem_hold module"
 nqn=p2pdma.rebind
 S=/sys/kernel/config/nvmet/subsystems/$nqn
 NS=$S/namespaces/1
-mkdir $S && echo 1 > $S/attr_allow_any_host && mkdir $NS &&
-	printf '%s' "$(nvme_ns swB)" > $NS/device_path &&
-	printf '%s' "$pa" > $NS/p2pmem && echo 1 > $NS/enable
+nvmet_p2p_ns $nqn "$(nvme_ns swB)" "$pa"
 ktap_check "an nvmet namespace is enabled with p2pmem=$pa" \
 	[ "$(cat $NS/enable)" = 1 ]
 
