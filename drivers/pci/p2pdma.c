@@ -20,6 +20,7 @@
 #include <linux/dma-map-ops.h>
 #include <linux/fs.h>
 #include <linux/genalloc.h>
+#include <linux/hash.h>
 #include <linux/init.h>
 #include <linux/jiffies.h>
 #include <linux/memremap.h>
@@ -76,6 +77,10 @@ struct p2pdma_range {
 	struct dev_pagemap pgmap;
 };
 
+/* Verdicts each provider caches, see "Map-type cache". */
+#define P2PDMA_CACHE_BITS	6
+#define P2PDMA_CACHE_SLOTS	BIT(P2PDMA_CACHE_BITS)
+
 /**
  * struct pci_p2pdma - provider state behind &pci_dev.p2pdma
  * @pdev: the providing function
@@ -86,7 +91,7 @@ struct p2pdma_range {
  * @pcp: per-CPU caches of free blocks in front of @pool
  * @pcp_max: most bytes one CPU's cache may hold
  * @in_use: bytes handed out (whole pages), see p2pdma_pool_avail()
- * @map_cache: client key -> cached verdict, see "Map-type cache" below
+ * @map_cache: cached verdicts per client, see "Map-type cache" below
  * @idle_wq: teardown waits here for outstanding allocations to come back
  * @freed_lock: protects @freed
  * @freed: pages userspace let go of, waiting for their refcount to be reset
@@ -109,7 +114,7 @@ struct pci_p2pdma {
 	struct p2pdma_pcp __percpu *pcp;
 	size_t pcp_max;
 	atomic_long_t in_use;
-	struct xarray map_cache;
+	atomic64_t map_cache[P2PDMA_CACHE_SLOTS];
 	wait_queue_head_t idle_wq;
 	spinlock_t freed_lock;		/* protects @freed */
 	struct page *freed;
@@ -694,39 +699,41 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
  * Topology.
  *
  * Everything below runs in atomic context too (pci_p2pdma_map_segment() is
- * called from dma_map_sg()), so it walks pci_upstream_bridge() pointers,
+ * called from dma_map_sg()), so it walks bus->self pointers (p2pdma_up()),
  * reads config space (pci_lock is a raw spinlock) and never sleeps, except
  * where the may_sleep argument says otherwise.
  */
 
-/* Steps from @dev up to @ancestor, or -1 if @ancestor is not above @dev. */
-static int p2pdma_hops_to(struct pci_dev *dev, struct pci_dev *ancestor)
+/*
+ * The bridge above @dev, as pci_upstream_bridge() has it: a root bus has
+ * no ->self, and a VF's bus may be a virtual one without a bridge, so a VF
+ * steps from its PF.  Always inlined: the walks below run on the first
+ * question about every pair, where every call costs.
+ */
+static __always_inline struct pci_dev *p2pdma_up(struct pci_dev *dev)
 {
-	int hops;
-
-	for (hops = 0; dev; dev = pci_upstream_bridge(dev), hops++)
-		if (dev == ancestor)
-			return hops;
-	return -1;
+	return pci_physfn(dev)->bus->self;
 }
 
 /*
- * Find the nearest bridge above both @a and @b and the number of steps each
- * takes to reach it.  Returns false if they share only the host bridge.
+ * Find the nearest device at or above both @a and @b (a bridge, or one of
+ * them when the other is the same device or below it) and the number of
+ * steps each takes to reach it.  Returns false if they share only the host
+ * bridge, as devices in different domains do.
  */
 static bool p2pdma_common_bridge(struct pci_dev *a, struct pci_dev *b,
 				 int *a_hops, int *b_hops)
 {
-	struct pci_dev *up;
-	int hops;
+	struct pci_dev *up, *down;
+	int ah, bh;
 
-	for (up = a, hops = 0; up; up = pci_upstream_bridge(up), hops++) {
-		int other = p2pdma_hops_to(b, up);
-
-		if (other >= 0) {
-			*a_hops = hops;
-			*b_hops = other;
-			return true;
+	for (up = a, ah = 0; up; up = p2pdma_up(up), ah++) {
+		for (down = b, bh = 0; down; down = p2pdma_up(down), bh++) {
+			if (down == up) {
+				*a_hops = ah;
+				*b_hops = bh;
+				return true;
+			}
 		}
 	}
 	return false;
@@ -736,7 +743,7 @@ static int p2pdma_hops_to_root_bus(struct pci_dev *dev)
 {
 	int hops = 0;
 
-	while ((dev = pci_upstream_bridge(dev)))
+	while ((dev = p2pdma_up(dev)))
 		hops++;
 	return hops;
 }
@@ -754,8 +761,9 @@ static struct pci_bus *p2pdma_root_bus(struct pci_dev *dev)
  * With ACS P2P Request Redirect, Completion Redirect or Egress Control a port
  * sends peer-to-peer requests up to the root complex instead of across the
  * switch.  A failed read counts as redirecting: we cannot prove otherwise.
+ * Out of line: the stack frame of the read stays off the walk.
  */
-static bool p2pdma_acs_redirects(struct pci_dev *port)
+static noinline bool p2pdma_acs_redirects(struct pci_dev *port)
 {
 	u16 ctrl;
 
@@ -767,24 +775,43 @@ static bool p2pdma_acs_redirects(struct pci_dev *port)
 }
 
 /*
- * The first bridge that redirects upstream on the way from @dev (included,
- * should it be a bridge itself) to the shared bridge @hops steps above it
- * (excluded: that is where the request turns around), or NULL.  Endpoints
- * are skipped: their ACS controls only traffic between their own functions.
- * *@live is set if a port on the way has ACS controls, i.e. the answer came
- * from config space and may change without any device coming or going.
+ * The first bridge that redirects upstream on the way between @a and @b
+ * through their shared bridge, @a_hops steps above @a and @b_hops above @b,
+ * or NULL.  @a's side is searched first.  Both devices are included, should
+ * they be bridges themselves; the shared bridge is not: that is where the
+ * request turns around.  Endpoints are skipped: their ACS controls only
+ * traffic between their own functions.  *@live is set if a port on the way
+ * has ACS controls, i.e. the answer came from config space and may change
+ * without any device coming or going.
+ *
+ * One loop for both sides, without calls: this runs on the first question
+ * about every pair.
  */
-static struct pci_dev *p2pdma_acs_blocker(struct pci_dev *dev, int hops,
+static struct pci_dev *p2pdma_acs_blocker(struct pci_dev *a, int a_hops,
+					  struct pci_dev *b, int b_hops,
 					  bool *live)
 {
-	for (; hops > 0; hops--, dev = pci_upstream_bridge(dev)) {
-		if (!pci_is_bridge(dev) || !dev->acs_cap)
+	struct pci_dev *dev = a;
+	int hops = a_hops;
+
+	for (;;) {
+		if (!hops) {
+			if (!b)
+				return NULL;
+			/* Now @b's side. */
+			dev = b;
+			hops = b_hops;
+			b = NULL;
 			continue;
-		*live = true;
-		if (p2pdma_acs_redirects(dev))
-			return dev;
+		}
+		if (dev->acs_cap && pci_is_bridge(dev)) {
+			*live = true;
+			if (p2pdma_acs_redirects(dev))
+				return dev;
+		}
+		dev = p2pdma_up(dev);
+		hops--;
 	}
-	return NULL;
 }
 
 /*
@@ -913,11 +940,13 @@ static bool p2pdma_host_bridge_routes(struct pci_bus *root, u32 *id)
  * The pair cannot use a switch: either they share none, or a port on the
  * way redirects.  The traffic then crosses the host bridge(s), which must
  * route it.  An ACS refusal keeps its reason and blocker, the port the user
- * can fix.
+ * can fix.  Out of line, so that its stack frame and saved registers are
+ * not paid by pairs that share a switch.
  */
-static void p2pdma_route_thru_host(struct pci_dev *provider,
-				   struct pci_dev *client,
-				   struct p2pdma_route *route, bool may_sleep)
+static noinline void p2pdma_route_thru_host(struct pci_dev *provider,
+					    struct pci_dev *client,
+					    struct p2pdma_route *route,
+					    bool may_sleep)
 {
 	struct pci_bus *roots[] = {
 		p2pdma_root_bus(provider), p2pdma_root_bus(client)
@@ -950,45 +979,40 @@ static void p2pdma_route_thru_host(struct pci_dev *provider,
 /*
  * The decision itself, from config space and the host bridge lists only.
  * @may_sleep is false in the DMA mapping path; then a refusing host bridge
- * is reported without a blocker device.  *@live tells whether the decision
- * read ACS controls (see p2pdma_acs_blocker()).
+ * is reported without a blocker device.
  */
 static void p2pdma_compute_route(struct pci_dev *provider,
 				 struct pci_dev *client,
-				 struct p2pdma_route *route, bool may_sleep,
-				 bool *live)
+				 struct p2pdma_route *route, bool may_sleep)
 {
 	int p_hops, c_hops;
 
-	*live = false;
-	*route = (struct p2pdma_route) {
-		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
-		.distance = -1,
-		.reason = P2PDMA_REASON_OK,
-	};
+	/* Field by field: no hidden memset on the first-call path. */
+	route->live = false;
+	route->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
+	route->distance = -1;
+	route->reason = P2PDMA_REASON_OK;
+	route->blocker = NULL;
+	route->host_bus = NULL;
+	route->host_bridge_id = 0;
 
-	if (provider == client) {
-		route->map = PCI_P2PDMA_MAP_BUS_ADDR;
-		route->distance = 0;
-		return;
-	}
-
-	if (pci_domain_nr(provider->bus) != pci_domain_nr(client->bus)) {
-		route->reason = P2PDMA_REASON_OTHER_DOMAIN;
-		return;
-	}
-
+	/*
+	 * A device is its own nearest "bridge", at distance 0; devices in
+	 * different domains share none.
+	 */
 	if (p2pdma_common_bridge(provider, client, &p_hops, &c_hops)) {
-		route->blocker = p2pdma_acs_blocker(provider, p_hops, live);
-		if (!route->blocker)
-			route->blocker = p2pdma_acs_blocker(client, c_hops,
-							    live);
+		route->blocker = p2pdma_acs_blocker(provider, p_hops,
+						    client, c_hops,
+						    &route->live);
 		if (!route->blocker) {
 			route->map = PCI_P2PDMA_MAP_BUS_ADDR;
 			route->distance = p_hops + c_hops;
 			return;
 		}
 		route->reason = P2PDMA_REASON_ACS_REDIRECT;
+	} else if (pci_domain_nr(provider->bus) != pci_domain_nr(client->bus)) {
+		route->reason = P2PDMA_REASON_OTHER_DOMAIN;
+		return;
 	}
 
 	p2pdma_route_thru_host(provider, client, route, may_sleep);
@@ -1007,53 +1031,101 @@ VISIBLE_IF_KUNIT void p2pdma_route(struct pci_dev *provider,
 				   struct pci_dev *client,
 				   struct p2pdma_route *route)
 {
-	bool live;
-
-	p2pdma_compute_route(provider, client, route, true, &live);
+	p2pdma_compute_route(provider, client, route, true);
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_route);
 
 /*
  * Map-type cache.
  *
- * Each provider remembers the verdict per client, keyed by the client's
- * domain << 16 | pci_dev_id(): the map type, the distance and whether it
- * depends on ACS controls read from config space ("live").  The rules:
+ * Each provider remembers the verdict per client: the map type, the
+ * distance and whether it depends on ACS controls read from config space
+ * ("live").  The rules:
  *
  * - pci_p2pdma_map_segment() trusts the cache; on a miss it computes and
- *   stores with GFP_ATOMIC.  A failed store only means the next call
- *   computes again; a store that fails never leaves an older answer behind.
+ *   stores.
  * - pci_p2pdma_distance_many() recomputes a live verdict from config space
  *   every time and stores the result, so an orchestrator setting up a new
  *   transfer sees the current ACS state and refreshes what the mapping path
  *   will use.  Any other verdict is a function of the topology and the host
  *   bridge lists only, so it is taken from the cache.
- * - A removed client's entry is dropped from every provider by the bus
- *   notifier.
- * - Entries carry the generation they were computed in.  Anything that can
- *   change a verdict other than ACS controls (a PCI device coming or going
- *   anywhere, writing p2pdma.host_bridges) bumps the generation, which turns
- *   every cached entry of every provider into a miss at once.
+ * - Anything that can change a verdict other than ACS controls (a PCI
+ *   device coming or going anywhere, writing p2pdma.host_bridges) empties
+ *   every provider's cache.  A verdict computed before such a change never
+ *   survives it: the change bumps a generation, then empties the caches; a
+ *   store re-reads the generation after writing and takes its entry back
+ *   if the generation moved since the verdict was computed.
  *
- * An entry is an xarray value: generation, distance, live flag, map type
- * from the top.  A generation too large for the bits left (32-bit kernels
- * only) never matches, which costs speed, never correctness.  The xarray
- * lock is taken with interrupts off because the mapping path may run in any
- * context.
+ * The cache is a direct-mapped table of P2PDMA_CACHE_SLOTS 64-bit entries,
+ * indexed by a hash of the client's domain << 16 | pci_dev_id(), each
+ * holding a valid bit, that key, the distance, the live flag and the map
+ * type.  A lookup is one load and one compare, a store one write; neither
+ * takes a lock, so any context may use them.  Two clients whose keys
+ * collide evict each other, which costs a recomputation, never
+ * correctness.  It replaced an xarray keyed by client, whose first store
+ * for a client behind a switch allocated two nodes: that was most of the
+ * cost of the first question about a pair (see BENCHMARKS.md), and the
+ * mapping path had to allocate with GFP_ATOMIC.
  */
-#define P2PDMA_CACHE_MAP_MASK	GENMASK(1, 0)
-#define P2PDMA_CACHE_LIVE	BIT(2)
+#define P2PDMA_CACHE_MAP_MASK	GENMASK_ULL(1, 0)
+/* Set in the map types that allow the transfer: BUS_ADDR, THRU_HOST_BRIDGE. */
+#define P2PDMA_CACHE_REACHABLE	BIT_ULL(1)
+#define P2PDMA_CACHE_LIVE	BIT_ULL(2)
 #define P2PDMA_CACHE_DIST_SHIFT	3
 /* Distances never exceed 2 * 255 hops + P2PDMA_HOST_BRIDGE_PENALTY. */
 #define P2PDMA_CACHE_DIST_MAX	0xfff
-#define P2PDMA_CACHE_GEN_SHIFT	15
+/* Above the distance: 32 bits of domain, 16 of bus/device/function, valid. */
+#define P2PDMA_CACHE_KEY_SHIFT	15
+#define P2PDMA_CACHE_VALID	BIT_ULL(48)
 static atomic_t p2pdma_cache_gen = ATOMIC_INIT(0);
+
+static_assert((PCI_P2PDMA_MAP_BUS_ADDR & P2PDMA_CACHE_REACHABLE) &&
+	      (PCI_P2PDMA_MAP_THRU_HOST_BRIDGE & P2PDMA_CACHE_REACHABLE) &&
+	      !(PCI_P2PDMA_MAP_NOT_SUPPORTED & P2PDMA_CACHE_REACHABLE) &&
+	      !(PCI_P2PDMA_MAP_UNKNOWN & P2PDMA_CACHE_REACHABLE));
+
+/* What an entry for @client holds above P2PDMA_CACHE_KEY_SHIFT. */
+static __always_inline u64 p2pdma_client_key(struct pci_dev *client)
+{
+	return P2PDMA_CACHE_VALID |
+	       (u64)(u32)pci_domain_nr(client->bus) << 16 | pci_dev_id(client);
+}
+
+static __always_inline atomic64_t *p2pdma_cache_slot(struct pci_p2pdma *p2p,
+						     u64 key)
+{
+	return &p2p->map_cache[hash_64(key, P2PDMA_CACHE_BITS)];
+}
+
+static void p2pdma_cache_flush(struct pci_p2pdma *p2p)
+{
+	int i;
+
+	for (i = 0; i < P2PDMA_CACHE_SLOTS; i++)
+		atomic64_set(&p2p->map_cache[i], 0);
+}
 
 static void p2pdma_invalidate_caches(void)
 {
+	struct pci_p2pdma *p2p;
+
 	/* Whatever changed must be visible before the new generation is. */
 	smp_mb__before_atomic();
 	atomic_inc(&p2pdma_cache_gen);
+	/* The slots are emptied after the bump, see p2pdma_cache_store(). */
+	smp_mb__after_atomic();
+
+	/*
+	 * p2pdma.host_bridges on the kernel command line is set before any
+	 * provider can exist, and before sleeping is allowed.
+	 */
+	if (system_state == SYSTEM_BOOTING)
+		return;
+
+	mutex_lock(&p2pdma_lock);
+	list_for_each_entry(p2p, &p2pdma_providers, node)
+		p2pdma_cache_flush(p2p);
+	mutex_unlock(&p2pdma_lock);
 }
 
 static unsigned int p2pdma_cache_generation(void)
@@ -1065,84 +1137,48 @@ static unsigned int p2pdma_cache_generation(void)
 	return gen;
 }
 
-static __always_inline unsigned long p2pdma_client_key(struct pci_dev *client)
-{
-	return (unsigned long)(u32)pci_domain_nr(client->bus) << 16 |
-	       pci_dev_id(client);
-}
-
-static enum pci_p2pdma_map_type p2pdma_entry_map(unsigned long entry)
+static enum pci_p2pdma_map_type p2pdma_entry_map(u64 entry)
 {
 	return entry & P2PDMA_CACHE_MAP_MASK;
 }
 
 /* Only meaningful for an entry whose map type allows the transfer. */
-static int p2pdma_entry_distance(unsigned long entry)
+static int p2pdma_entry_distance(u64 entry)
 {
 	return (entry >> P2PDMA_CACHE_DIST_SHIFT) & P2PDMA_CACHE_DIST_MAX;
 }
 
-/* The entry for @route, computed in generation @gen. */
-static unsigned long p2pdma_make_entry(unsigned int gen,
-				       const struct p2pdma_route *route,
-				       bool live)
+/* The entry for @route to a client whose key is @key. */
+static __always_inline u64 p2pdma_make_entry(u64 key,
+					     const struct p2pdma_route *route)
 {
-	unsigned long dist = 0;
+	/* A refusal's distance (-1) is stored as junk and never read. */
+	u64 dist = route->distance & P2PDMA_CACHE_DIST_MAX;
 
-	if (route->map != PCI_P2PDMA_MAP_NOT_SUPPORTED)
-		dist = min_t(unsigned long, route->distance,
-			     P2PDMA_CACHE_DIST_MAX);
-	return (unsigned long)gen << P2PDMA_CACHE_GEN_SHIFT |
-	       dist << P2PDMA_CACHE_DIST_SHIFT |
-	       (live ? P2PDMA_CACHE_LIVE : 0) | route->map;
+	return key << P2PDMA_CACHE_KEY_SHIFT | dist << P2PDMA_CACHE_DIST_SHIFT |
+	       (u64)route->live * P2PDMA_CACHE_LIVE | route->map;
+}
+
+/* Does @entry, read from the slot of @key, hold the verdict for @key? */
+static __always_inline bool p2pdma_cache_hit(u64 entry, u64 key)
+{
+	/* Empty slots are 0, which has no valid bit. */
+	return entry >> P2PDMA_CACHE_KEY_SHIFT == key;
 }
 
 /*
- * The entry of @client in @p2p's cache if it is of generation @gen, else 0
- * (no valid entry is 0: PCI_P2PDMA_MAP_UNKNOWN is never stored).
+ * Store @entry, computed in generation @gen, and take it back if @gen turns
+ * out to be stale.  Either the generation is read after an invalidation
+ * bumped it, or that invalidation empties the slot after this store.
  */
-static unsigned long p2pdma_cache_lookup(struct pci_p2pdma *p2p,
-					 struct pci_dev *client,
-					 unsigned int gen)
+static __always_inline void p2pdma_cache_store(atomic64_t *slot,
+					       unsigned int gen, u64 entry)
 {
-	void *entry = xa_load(&p2p->map_cache, p2pdma_client_key(client));
-	unsigned long val;
-
-	if (!xa_is_value(entry))
-		return 0;
-	val = xa_to_value(entry);
-	return val >> P2PDMA_CACHE_GEN_SHIFT == gen ? val : 0;
-}
-
-/* Store @val, an entry of generation @gen, unless @gen is stale. */
-static void p2pdma_cache_store(struct pci_p2pdma *p2p, struct pci_dev *client,
-			       unsigned int gen, unsigned long val)
-{
-	unsigned long key = p2pdma_client_key(client);
-	unsigned long flags;
-
-	xa_lock_irqsave(&p2p->map_cache, flags);
-	/*
-	 * Checked under the lock: an invalidation after this point bumps the
-	 * generation, so the entry is stale the moment it is read.
-	 */
-	if (gen == (unsigned int)atomic_read(&p2pdma_cache_gen) &&
-	    xa_is_err(__xa_store(&p2p->map_cache, key, xa_mk_value(val),
-				 GFP_ATOMIC)))
-		__xa_erase(&p2p->map_cache, key);
-	xa_unlock_irqrestore(&p2p->map_cache, flags);
-}
-
-/* Drop @client from every provider's cache. */
-static void p2pdma_cache_forget(struct pci_dev *client)
-{
-	unsigned long key = p2pdma_client_key(client);
-	struct pci_p2pdma *p2p;
-
-	mutex_lock(&p2pdma_lock);
-	list_for_each_entry(p2p, &p2pdma_providers, node)
-		xa_erase_irq(&p2p->map_cache, key);
-	mutex_unlock(&p2pdma_lock);
+	atomic64_set(slot, entry);
+	/* Pairs with the barrier in p2pdma_invalidate_caches(). */
+	smp_mb();
+	if (unlikely(gen != (unsigned int)atomic_read(&p2pdma_cache_gen)))
+		atomic64_cmpxchg(slot, entry, 0);
 }
 
 /* One line per refused client: both devices, the reason and the remedy. */
@@ -1195,7 +1231,6 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
 				      DEFAULT_RATELIMIT_BURST);
 	struct pci_dev *client = dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
-	bool live;
 	struct p2pdma_route route = {
 		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
 		.distance = -1,
@@ -1206,7 +1241,7 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 		return;
 
 	if (client)
-		p2pdma_compute_route(p2p->pdev, client, &route, false, &live);
+		p2pdma_compute_route(p2p->pdev, client, &route, false);
 	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 		p2pdma_report(p2p->pdev, dev, client, &route);
 	else
@@ -1221,9 +1256,9 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	enum pci_p2pdma_map_type map;
 	struct p2pdma_route route;
 	struct pci_dev *client;
-	unsigned long entry;
+	atomic64_t *slot;
 	unsigned int gen;
-	bool live;
+	u64 key, entry;
 
 	/* The DMA is done by @dev itself; a PCI parent does not make it PCI. */
 	if (!dev_is_pci(dev)) {
@@ -1233,17 +1268,18 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 
 	client = to_pci_dev(dev);
 	gen = p2pdma_cache_generation();
-	entry = p2pdma_cache_lookup(p2p, client, gen);
-	if (entry) {
+	key = p2pdma_client_key(client);
+	slot = p2pdma_cache_slot(p2p, key);
+	entry = atomic64_read(slot);
+	if (p2pdma_cache_hit(entry, key)) {
 		map = p2pdma_entry_map(entry);
 		if (map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
 			p2pdma_report_refused_mapping(p2p, dev);
 		return map;
 	}
 
-	p2pdma_compute_route(p2p->pdev, client, &route, false, &live);
-	p2pdma_cache_store(p2p, client, gen,
-			   p2pdma_make_entry(gen, &route, live));
+	p2pdma_compute_route(p2p->pdev, client, &route, false);
+	p2pdma_cache_store(slot, gen, p2pdma_make_entry(key, &route));
 	/*
 	 * Not rate limited: this happens once per pair until the cache is
 	 * invalidated, and it is what explains the I/O error to the user.
@@ -1306,48 +1342,36 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_map_segment);
 
-/* The PCI function at or above @dev, i.e. the one that really does the DMA. */
-static struct pci_dev *p2pdma_find_pci_dev(struct device *dev)
-{
-	for (; dev; dev = dev->parent)
-		if (dev_is_pci(dev))
-			return to_pci_dev(dev);
-	return NULL;
-}
-
 /*
  * The cache entry for DMA by @client to @provider's memory, for
  * pci_p2pdma_distance_many(): taken from @provider's cache unless config
  * space has a say in it (live), else computed afresh, which also refreshes
- * the cache.  Providers without peer-to-peer memory have no cache.
+ * the cache.  Providers without peer-to-peer memory have no cache.  Never
+ * sleeps: the refusals are explained by p2pdma_explain().
  */
-static unsigned long p2pdma_distance_entry(struct pci_dev *provider,
-					   struct pci_dev *client)
+static u64 p2pdma_distance_entry(struct pci_dev *provider,
+				 struct pci_dev *client)
 {
 	unsigned int gen = p2pdma_cache_generation();
-	unsigned long cached = 0, entry;
-	struct p2pdma_route route;
+	u64 key = p2pdma_client_key(client);
+	/* p2pdma_compute_route() sets every field. */
+	struct p2pdma_route route __uninitialized;
 	struct pci_p2pdma *p2p;
-	bool live;
+	atomic64_t *slot = NULL;
+	u64 entry = 0;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(provider->p2pdma);
-	if (p2p)
-		cached = p2pdma_cache_lookup(p2p, client, gen);
-	rcu_read_unlock();
-	if (cached && !(cached & P2PDMA_CACHE_LIVE))
-		return cached;
-
-	p2pdma_compute_route(provider, client, &route, true, &live);
-	entry = p2pdma_make_entry(gen, &route, live);
-	/* Refreshing a live entry usually changes nothing: skip the lock. */
-	if (entry == cached)
-		return entry;
-
-	rcu_read_lock();
-	p2p = rcu_dereference(provider->p2pdma);
-	if (p2p)
-		p2pdma_cache_store(p2p, client, gen, entry);
+	if (p2p) {
+		slot = p2pdma_cache_slot(p2p, key);
+		entry = atomic64_read(slot);
+	}
+	if (!p2pdma_cache_hit(entry, key) || entry & P2PDMA_CACHE_LIVE) {
+		p2pdma_compute_route(provider, client, &route, false);
+		entry = p2pdma_make_entry(key, &route);
+		if (slot)
+			p2pdma_cache_store(slot, gen, entry);
+	}
 	rcu_read_unlock();
 	return entry;
 }
@@ -1361,11 +1385,10 @@ static void p2pdma_explain(struct pci_dev *provider, struct device *client,
 		.distance = -1,
 		.reason = P2PDMA_REASON_NOT_PCI,
 	};
-	bool live;
 
 	/* The cache keeps no reasons: work the refusal out again. */
 	if (pclient)
-		p2pdma_compute_route(provider, pclient, &route, true, &live);
+		p2pdma_compute_route(provider, pclient, &route, true);
 	p2pdma_report(provider, client, pclient, &route);
 }
 
@@ -1393,13 +1416,18 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 	int i, total = 0;
 
 	for (i = 0; i < num_clients; i++) {
-		struct pci_dev *pclient = p2pdma_find_pci_dev(clients[i]);
-		unsigned long entry = 0;
+		struct device *dev = clients[i];
+		struct pci_dev *pclient = NULL;
+		u64 entry = 0;
 
-		if (pclient)
+		/* The PCI function at or above @dev does the DMA. */
+		while (dev && !dev_is_pci(dev))
+			dev = dev->parent;
+		if (dev) {
+			pclient = to_pci_dev(dev);
 			entry = p2pdma_distance_entry(provider, pclient);
-		if (entry &&
-		    p2pdma_entry_map(entry) != PCI_P2PDMA_MAP_NOT_SUPPORTED) {
+		}
+		if (entry & P2PDMA_CACHE_REACHABLE) {
 			total += p2pdma_entry_distance(entry);
 			continue;
 		}
@@ -1806,7 +1834,6 @@ static void p2pdma_free(struct pci_p2pdma *p2p)
 		kfree(range);
 	}
 	p2pdma_pool_destroy(p2p);
-	xa_destroy(&p2p->map_cache);
 	kfree(p2p);
 }
 
@@ -1864,7 +1891,6 @@ static struct pci_p2pdma *p2pdma_create(struct pci_dev *pdev)
 
 	p2p->pdev = pdev;
 	INIT_LIST_HEAD(&p2p->ranges);
-	xa_init_flags(&p2p->map_cache, XA_FLAGS_LOCK_IRQ);
 	init_waitqueue_head(&p2p->idle_wq);
 	spin_lock_init(&p2p->freed_lock);
 	INIT_DELAYED_WORK(&p2p->reap_work, p2pdma_reap_work);
@@ -2366,12 +2392,11 @@ static int p2pdma_bus_notify(struct notifier_block *nb, unsigned long action,
 		break;
 	case BUS_NOTIFY_DEL_DEVICE:
 		p2pdma_root_removed(pdev);
-		p2pdma_cache_forget(pdev);
 		p2pdma_invalidate_caches();
 		break;
 	case BUS_NOTIFY_REMOVED_DEVICE:
 		/* Again: its driver could map DMA until it was unbound. */
-		p2pdma_cache_forget(pdev);
+		p2pdma_invalidate_caches();
 		break;
 	}
 	return NOTIFY_DONE;
@@ -2442,7 +2467,6 @@ static int p2pdma_routes_show(struct seq_file *m, void *unused)
 	struct p2pdma_route route;
 	struct pci_dev *client;
 	struct pci_p2pdma *p2p;
-	bool live;
 
 	mutex_lock(&p2pdma_lock);
 	list_for_each_entry(p2p, &p2pdma_providers, node) {
@@ -2453,8 +2477,7 @@ static int p2pdma_routes_show(struct seq_file *m, void *unused)
 			    pci_domain_nr(client->bus) !=
 			    pci_domain_nr(p2p->pdev->bus))
 				continue;
-			p2pdma_compute_route(p2p->pdev, client, &route, true,
-					     &live);
+			p2pdma_compute_route(p2p->pdev, client, &route, true);
 			seq_printf(m, "%s %s %s %d ", pci_name(p2p->pdev),
 				   pci_name(client), p2pdma_map_name(route.map),
 				   route.distance);

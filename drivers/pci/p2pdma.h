@@ -55,6 +55,8 @@ enum p2pdma_reason {
  * @host_bus: root bus whose host bridge refused, or NULL.
  * @host_bridge_id: vendor << 16 | device of the function at 00.0 of
  *	@host_bus, 0 if there is none.
+ * @live: the verdict read ACS controls from config space, which can change
+ *	without any device coming or going.
  */
 struct p2pdma_route {
 	enum pci_p2pdma_map_type map;
@@ -63,6 +65,7 @@ struct p2pdma_route {
 	struct pci_dev *blocker;
 	struct pci_bus *host_bus;
 	u32 host_bridge_id;
+	bool live;
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
