@@ -1865,6 +1865,39 @@ static void pci_p2pdma_alloc_concurrent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
 }
 
+/*
+ * The map-type cache gives what the rules give, for every PCI function:
+ * first as a miss, then as hits (or, where two functions share a slot of
+ * the provider's table, as misses again).
+ */
+static void pci_p2pdma_distance_cached(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct pci_dev *pdev = NULL;
+	unsigned int checked = 0;
+	struct p2pdma_route r;
+	int round;
+
+	for (round = 0; round < 3; round++) {
+		for_each_pci_dev(pdev) {
+			struct device *client = &pdev->dev;
+
+			p2pdma_route(provider, pdev, &r);
+			KUNIT_EXPECT_EQ_MSG(test,
+					    pci_p2pdma_distance_many(provider,
+								     &client,
+								     1, false),
+					    r.map == PCI_P2PDMA_MAP_NOT_SUPPORTED ?
+					    -1 : r.distance,
+					    "round %d, client %s", round,
+					    pci_name(pdev));
+			checked++;
+		}
+	}
+	kunit_info(test, "%u answers checked\n", checked);
+	KUNIT_EXPECT_GT(test, checked, 3);
+}
+
 /* ---- DMA mapping of p2pmem ---- */
 
 /* The last byte of @provider's memory BARs, as the CPU sees them */
@@ -2111,6 +2144,7 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE(pci_p2pdma_alloc_exhaust),
 	KUNIT_CASE(pci_p2pdma_alloc_sgl),
 	KUNIT_CASE_SLOW(pci_p2pdma_alloc_concurrent),
+	KUNIT_CASE(pci_p2pdma_distance_cached),
 	KUNIT_CASE(pci_p2pdma_map_self),
 	KUNIT_CASE(pci_p2pdma_map_near),
 	KUNIT_CASE(pci_p2pdma_map_refused),
