@@ -2202,13 +2202,13 @@ int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
 	if (!dev) {
 		if (!p2pdma_looks_like_pci_name(word))
 			goto invalid;
-		pr_err("p2pmem: no PCI device %s\n", word);
+		pr_err_ratelimited("p2pmem: no PCI device %s\n", word);
 		return -ENODEV;
 	}
 
 	pdev = to_pci_dev(dev);
 	if (!pci_has_p2pmem(pdev)) {
-		pci_err(pdev, "p2pmem: device has no published peer-to-peer memory\n");
+		dev_err_ratelimited(&pdev->dev, "p2pmem: device has no published peer-to-peer memory\n");
 		pci_dev_put(pdev);
 		return -ENODEV;
 	}
@@ -2218,8 +2218,9 @@ int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
 	return 0;
 
 invalid:
-	pr_err("p2pmem: expected a PCI device with p2pmem or one of 0 1 n y no yes off on false true, got \"%*pE\"\n",
-	       (int)min_t(size_t, len, P2PDMA_ENABLE_WORD_MAX), page);
+	pr_err_ratelimited("p2pmem: expected a PCI device with p2pmem or one of 0 1 n y no yes off on false true, got \"%*pE\"\n",
+			   (int)min_t(size_t, len, P2PDMA_ENABLE_WORD_MAX),
+			   page);
 	return -EINVAL;
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
@@ -2312,8 +2313,8 @@ static int p2pdma_host_bridges_set(const char *val,
 
 	n = p2pdma_parse_host_bridges(val, ids, ARRAY_SIZE(ids));
 	if (n < 0) {
-		pr_err("host_bridges: expected up to %d VVVV:DDDD entries separated by commas; list unchanged\n",
-		       P2PDMA_MAX_HOST_BRIDGES);
+		pr_err_ratelimited("host_bridges: expected up to %d VVVV:DDDD entries separated by commas; list unchanged\n",
+				   P2PDMA_MAX_HOST_BRIDGES);
 		return n;
 	}
 
