@@ -18,6 +18,7 @@ cp /bin/busybox "$ROOT/bin/busybox"
 ln -s busybox "$ROOT/bin/sh"
 cp "$TOP/harness/guest/init" "$ROOT/init"
 cp "$TOP/harness/guest/lib.sh" "$ROOT/lib/p2pdma-lib.sh"
+cp "$TOP/harness/guest/known-reports.awk" "$ROOT/lib/p2pdma-known-reports.awk"
 if [ -d "$OUT/tools" ]; then
 	find "$OUT/tools" -maxdepth 1 -type f -perm -u+x -exec cp {} "$ROOT/opt/bin/" \;
 fi
