@@ -24,7 +24,7 @@ DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke
+	clean distclean help bench bench-smoke bench-cold
 
 all: kernel
 
@@ -87,6 +87,9 @@ bench:
 
 bench-smoke:
 	@harness/bench.sh --smoke
+
+bench-cold:
+	@harness/bench-cold.sh
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.

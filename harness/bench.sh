@@ -67,6 +67,7 @@ build_impl() {
 		make -s -C "$OUT/src-$IMPL" O="$OUT/build-$IMPL" \
 			CC="ccache gcc" M="$MOD" modules
 		cp "$OUT/build-$IMPL/arch/x86/boot/bzImage" "$BENCH/bzImage-$IMPL"
+		cp "$OUT/build-$IMPL/System.map" "$BENCH/System.map-$IMPL"
 	'
 }
 
