@@ -91,6 +91,7 @@ struct p2pdma_range {
  * @pcp: per-CPU caches of free blocks in front of @pool
  * @pcp_max: most bytes one CPU's cache may hold
  * @in_use: bytes handed out (whole pages), see p2pdma_pool_avail()
+ * @map_cache_lock: serializes stores to @map_cache with its flushes
  * @map_cache: cached verdicts per client, see "Map-type cache" below
  * @idle_wq: teardown waits here for outstanding allocations to come back
  * @freed_lock: protects @freed
@@ -114,7 +115,9 @@ struct pci_p2pdma {
 	struct p2pdma_pcp __percpu *pcp;
 	size_t pcp_max;
 	atomic_long_t in_use;
-	atomic64_t map_cache[P2PDMA_CACHE_SLOTS];
+	spinlock_t map_cache_lock;	/* serializes stores with flushes */
+	/* Its own cache lines: @in_use changes on every allocation. */
+	atomic64_t map_cache[P2PDMA_CACHE_SLOTS] ____cacheline_aligned_in_smp;
 	wait_queue_head_t idle_wq;
 	spinlock_t freed_lock;		/* protects @freed */
 	struct page *freed;
@@ -978,8 +981,9 @@ static noinline void p2pdma_route_thru_host(struct pci_dev *provider,
 
 /*
  * The decision itself, from config space and the host bridge lists only.
- * @may_sleep is false in the DMA mapping path; then a refusing host bridge
- * is reported without a blocker device.
+ * @may_sleep is false where the caller must not sleep (the DMA mapping
+ * path, the cached path of pci_p2pdma_distance_many()); then a refusing
+ * host bridge is reported without a blocker device.
  */
 static void p2pdma_compute_route(struct pci_dev *provider,
 				 struct pci_dev *client,
@@ -1051,16 +1055,17 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_route);
  *   bridge lists only, so it is taken from the cache.
  * - Anything that can change a verdict other than ACS controls (a PCI
  *   device coming or going anywhere, writing p2pdma.host_bridges) empties
- *   every provider's cache.  A verdict computed before such a change never
- *   survives it: the change bumps a generation, then empties the caches; a
- *   store re-reads the generation after writing and takes its entry back
- *   if the generation moved since the verdict was computed.
+ *   every provider's cache.  A verdict computed before such a change is
+ *   never stored after it: the change bumps a generation, then empties
+ *   each cache under its lock; a store checks, under the same lock, that
+ *   the generation is still the one its verdict was computed in.
  *
  * The cache is a direct-mapped table of P2PDMA_CACHE_SLOTS 64-bit entries,
  * indexed by a hash of the client's domain << 16 | pci_dev_id(), each
  * holding a valid bit, that key, the distance, the live flag and the map
- * type.  A lookup is one load and one compare, a store one write; neither
- * takes a lock, so any context may use them.  Two clients whose keys
+ * type.  A lookup is one load and one compare, without a lock; a store is
+ * one write under the provider's cache lock, taken with interrupts off
+ * because the mapping path may run in any context.  Two clients whose keys
  * collide evict each other, which costs a recomputation, never
  * correctness.  It replaced an xarray keyed by client, whose first store
  * for a client behind a switch allocated two nodes: that was most of the
@@ -1072,13 +1077,14 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_route);
 #define P2PDMA_CACHE_REACHABLE	BIT_ULL(1)
 #define P2PDMA_CACHE_LIVE	BIT_ULL(2)
 #define P2PDMA_CACHE_DIST_SHIFT	3
-/* Distances never exceed 2 * 255 hops + P2PDMA_HOST_BRIDGE_PENALTY. */
 #define P2PDMA_CACHE_DIST_MAX	0xfff
 /* Above the distance: 32 bits of domain, 16 of bus/device/function, valid. */
 #define P2PDMA_CACHE_KEY_SHIFT	15
 #define P2PDMA_CACHE_VALID	BIT_ULL(48)
 static atomic_t p2pdma_cache_gen = ATOMIC_INIT(0);
 
+/* Distances never exceed 2 * 255 hops + P2PDMA_HOST_BRIDGE_PENALTY. */
+static_assert(2 * 255 + P2PDMA_HOST_BRIDGE_PENALTY <= P2PDMA_CACHE_DIST_MAX);
 static_assert((PCI_P2PDMA_MAP_BUS_ADDR & P2PDMA_CACHE_REACHABLE) &&
 	      (PCI_P2PDMA_MAP_THRU_HOST_BRIDGE & P2PDMA_CACHE_REACHABLE) &&
 	      !(PCI_P2PDMA_MAP_NOT_SUPPORTED & P2PDMA_CACHE_REACHABLE) &&
@@ -1099,10 +1105,13 @@ static __always_inline atomic64_t *p2pdma_cache_slot(struct pci_p2pdma *p2p,
 
 static void p2pdma_cache_flush(struct pci_p2pdma *p2p)
 {
+	unsigned long flags;
 	int i;
 
+	spin_lock_irqsave(&p2p->map_cache_lock, flags);
 	for (i = 0; i < P2PDMA_CACHE_SLOTS; i++)
 		atomic64_set(&p2p->map_cache[i], 0);
+	spin_unlock_irqrestore(&p2p->map_cache_lock, flags);
 }
 
 static void p2pdma_invalidate_caches(void)
@@ -1112,8 +1121,6 @@ static void p2pdma_invalidate_caches(void)
 	/* Whatever changed must be visible before the new generation is. */
 	smp_mb__before_atomic();
 	atomic_inc(&p2pdma_cache_gen);
-	/* The slots are emptied after the bump, see p2pdma_cache_store(). */
-	smp_mb__after_atomic();
 
 	/*
 	 * p2pdma.host_bridges on the kernel command line is set before any
@@ -1166,19 +1173,20 @@ static __always_inline bool p2pdma_cache_hit(u64 entry, u64 key)
 	return entry >> P2PDMA_CACHE_KEY_SHIFT == key;
 }
 
-/*
- * Store @entry, computed in generation @gen, and take it back if @gen turns
- * out to be stale.  Either the generation is read after an invalidation
- * bumped it, or that invalidation empties the slot after this store.
- */
-static __always_inline void p2pdma_cache_store(atomic64_t *slot,
-					       unsigned int gen, u64 entry)
+/* Store @entry in @slot of @p2p's cache, unless generation @gen is stale. */
+static void p2pdma_cache_store(struct pci_p2pdma *p2p, atomic64_t *slot,
+			       unsigned int gen, u64 entry)
 {
-	atomic64_set(slot, entry);
-	/* Pairs with the barrier in p2pdma_invalidate_caches(). */
-	smp_mb();
-	if (unlikely(gen != (unsigned int)atomic_read(&p2pdma_cache_gen)))
-		atomic64_cmpxchg(slot, entry, 0);
+	unsigned long flags;
+
+	spin_lock_irqsave(&p2p->map_cache_lock, flags);
+	/*
+	 * Under the lock: an invalidation that bumps the generation after
+	 * this check empties the cache after this store.
+	 */
+	if (gen == (unsigned int)atomic_read(&p2pdma_cache_gen))
+		atomic64_set(slot, entry);
+	spin_unlock_irqrestore(&p2p->map_cache_lock, flags);
 }
 
 /* One line per refused client: both devices, the reason and the remedy. */
@@ -1220,16 +1228,21 @@ static void p2pdma_report(struct pci_dev *provider, struct device *client,
 
 /*
  * A refused mapping surfaces as an I/O error (-EREMOTEIO) far away from
- * here, so say which pair it was and why.  This one covers refusals that
- * come from the cache: rate limited, as a refused pair may keep trying, and
- * with the reason worked out afresh.  If that now allows the pair, the
- * cache entry is stale and the way out is to refresh it.
+ * here, so say which pair it was and why, rate limited: a refused pair may
+ * keep trying.
+ */
+static DEFINE_RATELIMIT_STATE(p2pdma_mapping_refusals,
+			      DEFAULT_RATELIMIT_INTERVAL,
+			      DEFAULT_RATELIMIT_BURST);
+
+/*
+ * A refusal that came from the cache, with the reason worked out afresh.
+ * If that now allows the pair, the cache entry is stale and the way out is
+ * to refresh it.
  */
 static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 					  struct device *dev)
 {
-	static DEFINE_RATELIMIT_STATE(rs, DEFAULT_RATELIMIT_INTERVAL,
-				      DEFAULT_RATELIMIT_BURST);
 	struct pci_dev *client = dev_is_pci(dev) ? to_pci_dev(dev) : NULL;
 	struct p2pdma_route route = {
 		.map = PCI_P2PDMA_MAP_NOT_SUPPORTED,
@@ -1237,7 +1250,7 @@ static void p2pdma_report_refused_mapping(struct pci_p2pdma *p2p,
 		.reason = P2PDMA_REASON_NOT_PCI,
 	};
 
-	if (!__ratelimit(&rs))
+	if (!__ratelimit(&p2pdma_mapping_refusals))
 		return;
 
 	if (client)
@@ -1279,12 +1292,15 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	}
 
 	p2pdma_compute_route(p2p->pdev, client, &route, false);
-	p2pdma_cache_store(slot, gen, p2pdma_make_entry(key, &route));
+	p2pdma_cache_store(p2p, slot, gen, p2pdma_make_entry(key, &route));
 	/*
-	 * Not rate limited: this happens once per pair until the cache is
-	 * invalidated, and it is what explains the I/O error to the user.
+	 * Always logged the first time after the cache was emptied: that is
+	 * what explains the I/O error.  If another client held the slot, the
+	 * two may keep evicting each other, so then it is rate limited.
 	 */
-	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED &&
+	    (!(entry & P2PDMA_CACHE_VALID << P2PDMA_CACHE_KEY_SHIFT) ||
+	     __ratelimit(&p2pdma_mapping_refusals)))
 		p2pdma_report(p2p->pdev, dev, client, &route);
 	return route.map;
 }
@@ -1369,8 +1385,8 @@ static u64 p2pdma_distance_entry(struct pci_dev *provider,
 	if (!p2pdma_cache_hit(entry, key) || entry & P2PDMA_CACHE_LIVE) {
 		p2pdma_compute_route(provider, client, &route, false);
 		entry = p2pdma_make_entry(key, &route);
-		if (slot)
-			p2pdma_cache_store(slot, gen, entry);
+		if (p2p)
+			p2pdma_cache_store(p2p, slot, gen, entry);
 	}
 	rcu_read_unlock();
 	return entry;
@@ -1891,6 +1907,7 @@ static struct pci_p2pdma *p2pdma_create(struct pci_dev *pdev)
 
 	p2p->pdev = pdev;
 	INIT_LIST_HEAD(&p2p->ranges);
+	spin_lock_init(&p2p->map_cache_lock);
 	init_waitqueue_head(&p2p->idle_wq);
 	spin_lock_init(&p2p->freed_lock);
 	INIT_DELAYED_WORK(&p2p->reap_work, p2pdma_reap_work);
@@ -2355,8 +2372,8 @@ MODULE_PARM_DESC(host_bridges,
 		 "Host bridges (VVVV:DDDD of function 00.0 on the root bus, comma separated) that route peer-to-peer traffic");
 
 /*
- * Bus notifier: keeps p2pdma_root_ids current and drops removed clients
- * from the map-type caches.
+ * Bus notifier: keeps p2pdma_root_ids current and empties the map-type
+ * caches whenever a PCI device comes or goes.
  */
 static void p2pdma_root_added(struct pci_dev *pdev)
 {
@@ -2369,7 +2386,6 @@ static void p2pdma_root_added(struct pci_dev *pdev)
 			    xa_mk_value(id), GFP_KERNEL)))
 		pr_warn("%04x:%02x: out of memory, host bridge treated as unknown\n",
 			pci_domain_nr(root), root->number);
-	p2pdma_invalidate_caches();
 }
 
 static void p2pdma_root_removed(struct pci_dev *pdev)
@@ -2377,7 +2393,6 @@ static void p2pdma_root_removed(struct pci_dev *pdev)
 	if (!p2pdma_is_root_dev0(pdev))
 		return;
 	xa_erase(&p2pdma_root_ids, p2pdma_root_key(pdev->bus));
-	p2pdma_invalidate_caches();
 }
 
 static int p2pdma_bus_notify(struct notifier_block *nb, unsigned long action,

@@ -57,6 +57,9 @@ enum p2pdma_reason {
  *	@host_bus, 0 if there is none.
  * @live: the verdict read ACS controls from config space, which can change
  *	without any device coming or going.
+ *
+ * The evaluation sets every field one by one (callers may pass it
+ * uninitialized memory): a new field must be set there too.
  */
 struct p2pdma_route {
 	enum pci_p2pdma_map_type map;
