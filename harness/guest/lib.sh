@@ -76,19 +76,29 @@ nvme_ns() {
 	return 1
 }
 
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# fails if it still has not after SECONDS.
+wait_for() {
+	local wf_left=$(($1 * 10))
+	shift
+	until "$@"; do
+		[ "$wf_left" -le 0 ] && return 1
+		sleep 0.1
+		wf_left=$((wf_left - 1))
+	done
+}
+
+# nvme_ready SERIAL...: every controller has namespace 1 as a block device.
+nvme_ready() {
+	local s ns
+	for s in "$@"; do
+		ns=$(nvme_ns "$s") && [ -b "$ns" ] || return 1
+	done
+}
+
 # wait_nvme SERIAL...: wait (up to 30 s) until every controller has namespace 1.
 wait_nvme() {
-	local i=0 missing s ns
-	while [ $i -lt 300 ]; do
-		missing=0
-		for s in "$@"; do
-			ns=$(nvme_ns "$s") || { missing=1; break; }
-			[ -b "$ns" ] || { missing=1; break; }
-		done
-		[ $missing = 0 ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_for 30 nvme_ready "$@" && return 0
 	echo "# timeout waiting for NVMe controllers: $*"
 	return 1
 }
@@ -103,15 +113,14 @@ p2p_available() {
 	cat "$(p2pmem "$1")/available"
 }
 
+# p2p_available_is BDF BYTES: a provider has BYTES of p2pmem free.
+p2p_available_is() {
+	[ "$(p2p_available "$1")" = "$2" ]
+}
+
 # wait_available BDF BYTES: wait up to 2 s for a provider's available to settle.
 wait_available() {
-	local i=0
-	while [ $i -lt 20 ]; do
-		[ "$(p2p_available "$1")" = "$2" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
+	wait_for 2 p2p_available_is "$1" "$2"
 }
 
 # dmesg_mark: a mark for dmesg_since (the number of lines logged so far).
@@ -157,37 +166,27 @@ elapsed() {
 
 # wait_gone PATH SECONDS: wait until PATH disappears.
 wait_gone() {
-	local i=0
-	while [ -e "$1" ]; do
-		[ $i -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_for "$2" [ ! -e "$1" ]
 }
 
 # wait_exists PATH SECONDS: wait until PATH appears.
 wait_exists() {
-	local i=0
-	while [ ! -e "$1" ]; do
-		[ $i -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_for "$2" [ -e "$1" ]
+}
+
+# pid_gone PID: the process has exited (it may still need reaping).
+pid_gone() {
+	! kill -0 "$1" 2>/dev/null
 }
 
 # wait_pid PID SECONDS: wait for a child to exit and return its status; 124
 # (after killing it) if it is still running after SECONDS.
 wait_pid() {
-	local i=0
-	while kill -0 "$1" 2>/dev/null; do
-		if [ $i -ge $(($2 * 10)) ]; then
-			kill -9 "$1" 2>/dev/null
-			wait "$1" 2>/dev/null
-			return 124
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
+	if ! wait_for "$2" pid_gone "$1"; then
+		kill -9 "$1" 2>/dev/null
+		wait "$1" 2>/dev/null
+		return 124
+	fi
 	wait "$1"
 }
 

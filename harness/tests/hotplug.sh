@@ -34,12 +34,7 @@ replug() {
 	local try
 	for try in 1 2 3 4 5 6 7 8; do
 		nvme_replug "$1"
-		local n=0
-		while [ $n -lt 20 ]; do
-			nvme_ns "$1" >/dev/null && return 0
-			sleep 0.1
-			n=$((n + 1))
-		done
+		wait_for 2 nvme_ns "$1" > /dev/null && return 0
 	done
 	return 1
 }
@@ -78,17 +73,44 @@ fio_done() {
 	fi
 }
 
-# fio_running PROVIDER: fio has its buffers mapped (available went down).
-fio_running() {
-	local n=0
-	while [ "$(p2p_available "$1")" = "$full" ]; do
-		[ $n -ge 100 ] && return 1
-		kill -0 "$fio_pid" 2>/dev/null || return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	sleep 0.5
-	kill -0 "$fio_pid" 2>/dev/null
+# fio_settled PROVIDER: fio has mapped its buffers (available went down),
+# or has already exited.
+fio_settled() {
+	! p2p_available_is "$1" "$full" || pid_gone "$fio_pid"
+}
+
+# check_fio_runs PROVIDER: fio has its buffers mapped and keeps running.
+check_fio_runs() {
+	if wait_for 10 fio_settled "$1" && sleep 0.5 &&
+	   kill -0 "$fio_pid" 2>/dev/null; then
+		ktap_ok "fio runs O_DIRECT I/O to swB through swA's CMB"
+	else
+		sed 's/^/# /' /tmp/fio.out
+		ktap_fail "fio runs O_DIRECT I/O to swB through swA's CMB"
+	fi
+}
+
+# unplug_under_load SERIAL BDF: remove a controller while fio uses it.
+unplug_under_load() {
+	local unplug_t0
+	unplug_t0=$(uptime_s)
+	nvme_unplug "$1"
+	if wait_gone "/sys/bus/pci/devices/$2" $HP_TIMEOUT; then
+		ktap_ok "$1 removed under load in $(elapsed "$unplug_t0") s"
+	else
+		ktap_fail "$1 removed under load within ${HP_TIMEOUT}s"
+	fi
+}
+
+# check_fio_failed WHAT: fio ended, and its I/O failed rather than hung or
+# succeeded.
+check_fio_failed() {
+	fio_done
+	case $fio_how in
+	hang) ktap_fail "$1 # fio hangs" ;;
+	ok) ktap_fail "$1 # fio succeeded" ;;
+	*) ktap_ok "$1 ($fio_how)" ;;
+	esac
 }
 
 # The data the scenarios must not touch: rpC's disk, swB beyond fio's 8 MiB,
@@ -175,31 +197,13 @@ p2pmem-fault hold --touch --size 256k --seconds 60 --interval-ms 5 \
 hold_pid=$!
 fio_cmb "$pa" "$(nvme_ns swB)"
 wait_exists /tmp/hold.ready 10
-if fio_running "$pa"; then
-	ktap_ok "fio runs O_DIRECT I/O to swB through swA's CMB"
-else
-	sed 's/^/# /' /tmp/fio.out
-	ktap_fail "fio runs O_DIRECT I/O to swB through swA's CMB"
-fi
-t0=$(uptime_s)
-nvme_unplug swA
-if wait_gone "/sys/bus/pci/devices/$pa" $HP_TIMEOUT; then
-	ktap_ok "swA removed under load in $(elapsed "$t0") s"
-else
-	ktap_fail "swA removed under load within ${HP_TIMEOUT}s"
-fi
+check_fio_runs "$pa"
+unplug_under_load swA "$pa"
 wait_pid $hold_pid 10
 rc=$?
 sed 's/^/# /' /tmp/hold.out
 ktap_check "the process touching the mapping gets SIGBUS, not a hang" [ $rc = 3 ]
-fio_done
-if [ "$fio_how" = hang ]; then
-	ktap_fail "fio's I/O through the removed CMB fails # fio hangs"
-elif [ "$fio_how" = ok ]; then
-	ktap_fail "fio's I/O through the removed CMB fails # fio succeeded"
-else
-	ktap_ok "fio's I/O through the removed CMB fails ($fio_how)"
-fi
+check_fio_failed "fio's I/O through the removed CMB fails"
 ktap_check "rpC's data and swB's beyond fio's range are untouched" \
 	[ "$(ns_sum "$(nvme_ns rpC)" 0 "$DATA_MB")" = "$sum_c" -a \
 	"$(ns_sum "$(nvme_ns swB)" 8 $((DATA_MB - 8)))" = "$sum_b" ]
@@ -214,27 +218,9 @@ ktap_check "swA -> swB through swA's CMB works again, verified" \
 # ---- 3. client removal while the provider serves it ----
 ktap_diag "3. remove swB while it does I/O through swA's CMB"
 fio_cmb "$pa" "$(nvme_ns swB)"
-if fio_running "$pa"; then
-	ktap_ok "fio runs O_DIRECT I/O to swB through swA's CMB"
-else
-	sed 's/^/# /' /tmp/fio.out
-	ktap_fail "fio runs O_DIRECT I/O to swB through swA's CMB"
-fi
-t0=$(uptime_s)
-nvme_unplug swB
-if wait_gone "/sys/bus/pci/devices/$pb" $HP_TIMEOUT; then
-	ktap_ok "swB removed under load in $(elapsed "$t0") s"
-else
-	ktap_fail "swB removed under load within ${HP_TIMEOUT}s"
-fi
-fio_done
-if [ "$fio_how" = hang ]; then
-	ktap_fail "fio's I/O to the removed client fails # fio hangs"
-elif [ "$fio_how" = ok ]; then
-	ktap_fail "fio's I/O to the removed client fails # fio succeeded"
-else
-	ktap_ok "fio's I/O to the removed client fails ($fio_how)"
-fi
+check_fio_runs "$pa"
+unplug_under_load swB "$pb"
+check_fio_failed "fio's I/O to the removed client fails"
 ktap_check "swA's available is back to $full" wait_available "$pa" "$full"
 ktap_check "rpC's and swA's data are untouched" \
 	[ "$(ns_sum "$(nvme_ns rpC)" 0 "$DATA_MB")" = "$sum_c" -a \
