@@ -12,7 +12,11 @@ if [ ! -f $mod ]; then
 	ktap_skip "kunit" "no KUnit suite in this kernel ($P2PDMA_IMPL)"
 	exit 0
 fi
-insmod $mod || { ktap_plan 1; ktap_fail "insmod p2pdma_test.ko"; exit 1; }
+# The allocation cases exhaust a provider: name the first controller's.
+set -- $NVME_SERIALS
+prov=$(nvme_bdf "$1") || { ktap_plan 1; ktap_fail "no PCI address for $1"; exit 1; }
+insmod $mod provider="$prov" ||
+	{ ktap_plan 1; ktap_fail "insmod p2pdma_test.ko"; exit 1; }
 : > /tmp/cases
 for d in /sys/kernel/debug/kunit/*/; do
 	suite=$(basename "$d")
