@@ -22,6 +22,7 @@
 #include <linux/sched.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <kunit/visibility.h>
 
 #include "p2pdma.h"
 
@@ -67,6 +68,7 @@ struct p2pdma_range *p2pdma_find_range(struct pci_p2pdma *p2p, void *addr)
 			return range;
 	return NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_find_range);
 
 static void p2pdma_reap_work(struct work_struct *work);
 
@@ -92,6 +94,7 @@ size_t p2pdma_pool_size(struct pci_p2pdma *p2p)
 {
 	return gen_pool_size(p2p->pool);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_size);
 
 int p2pdma_pool_add(struct pci_p2pdma *p2p, struct p2pdma_range *range)
 {
@@ -123,6 +126,7 @@ size_t p2pdma_pool_avail(struct pci_p2pdma *p2p)
 {
 	return p2pdma_pool_size(p2p) - atomic_long_read(&p2p->in_use);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_avail);
 
 bool p2pdma_pool_idle(struct pci_p2pdma *p2p)
 {

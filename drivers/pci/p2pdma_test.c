@@ -2093,6 +2093,249 @@ static void pci_p2pdma_distance_cached(struct kunit *test)
 	KUNIT_EXPECT_GT(test, checked, 3);
 }
 
+/*
+ * Request-sized scatterlists as nvmet takes them: allocated on one CPU,
+ * completed and freed on another.  Each CPU fills a batch; the next CPU
+ * checks and frees it.
+ */
+#define P2PMEM_SGL_REQS		32
+
+static const u32 p2pmem_req_sizes[] = {
+	SZ_4K, SZ_8K, 3 * SZ_4K, SZ_16K + 512, SZ_128K, SZ_128K + SZ_4K,
+	5 * SZ_64K, SZ_1M,
+};
+
+struct p2pmem_sgl_batch {
+	struct work_struct work;
+	struct pci_dev *pdev;
+	unsigned int owner;
+	struct scatterlist *sgl[P2PMEM_SGL_REQS];
+	unsigned int allocated, bad;
+};
+
+static u64 p2pmem_sgl_stamp(const struct p2pmem_sgl_batch *b, unsigned int i)
+{
+	return (u64)b->owner << 32 | i;
+}
+
+static void p2pmem_sgl_fill(struct work_struct *work)
+{
+	struct p2pmem_sgl_batch *b = container_of(work, typeof(*b), work);
+	unsigned int i, nents;
+
+	for (i = 0; i < P2PMEM_SGL_REQS; i++) {
+		u32 len = p2pmem_req_sizes[(b->owner + i) %
+					   ARRAY_SIZE(p2pmem_req_sizes)];
+		struct scatterlist *sgl;
+		u64 *buf;
+
+		sgl = pci_p2pmem_alloc_sgl(b->pdev, &nents, len);
+		if (!sgl)
+			continue;
+		buf = sg_virt(sgl);
+		buf[0] = p2pmem_sgl_stamp(b, i);
+		buf[len / sizeof(*buf) - 1] = ~p2pmem_sgl_stamp(b, i);
+		b->sgl[i] = sgl;
+		b->allocated++;
+	}
+}
+
+static void p2pmem_sgl_drain(struct work_struct *work)
+{
+	struct p2pmem_sgl_batch *b = container_of(work, typeof(*b), work);
+	unsigned int i;
+
+	for (i = 0; i < P2PMEM_SGL_REQS; i++) {
+		struct scatterlist *sgl = b->sgl[i];
+		u64 *buf;
+
+		if (!sgl)
+			continue;
+		buf = sg_virt(sgl);
+		if (buf[0] != p2pmem_sgl_stamp(b, i) ||
+		    buf[sgl->length / sizeof(*buf) - 1] !=
+		    ~p2pmem_sgl_stamp(b, i))
+			b->bad++;
+		pci_p2pmem_free_sgl(b->pdev, sgl);
+		b->sgl[i] = NULL;
+	}
+}
+
+static unsigned int p2pmem_next_cpu(unsigned int cpu)
+{
+	cpu = cpumask_next(cpu, cpu_online_mask);
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/* Run @fn for every batch, batch i on the i + @shift-th online CPU. */
+static void p2pmem_sgl_run(struct p2pmem_sgl_batch *b, unsigned int n,
+			   work_func_t fn, unsigned int shift)
+{
+	unsigned int i, cpu = cpumask_first(cpu_online_mask);
+
+	for (i = 0; i < shift; i++)
+		cpu = p2pmem_next_cpu(cpu);
+	for (i = 0; i < n; i++) {
+		INIT_WORK(&b[i].work, fn);
+		queue_work_on(cpu, system_wq, &b[i].work);
+		cpu = p2pmem_next_cpu(cpu);
+	}
+	for (i = 0; i < n; i++)
+		flush_work(&b[i].work);
+}
+
+static void pci_p2pdma_sgl_cross_cpu(struct kunit *test)
+{
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	struct p2pmem_sgl_batch *b;
+	unsigned int i, n, allocated = 0, bad = 0;
+
+	cpus_read_lock();
+	n = num_online_cpus();
+	b = kunit_kcalloc(test, n, sizeof(*b), GFP_KERNEL);
+	if (!b) {
+		cpus_read_unlock();
+		KUNIT_ASSERT_NOT_NULL(test, b);
+	}
+	for (i = 0; i < n; i++) {
+		b[i].pdev = c->pdev;
+		b[i].owner = i;
+	}
+	p2pmem_sgl_run(b, n, p2pmem_sgl_fill, 0);
+	p2pmem_sgl_run(b, n, p2pmem_sgl_drain, 1);
+	cpus_read_unlock();
+
+	for (i = 0; i < n; i++) {
+		allocated += b[i].allocated;
+		bad += b[i].bad;
+	}
+	kunit_info(test, "%u CPUs, %u lists\n", n, allocated);
+	KUNIT_EXPECT_GT(test, allocated, 0);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+/*
+ * pci_p2pmem_find_many(): the nearest published provider wins, equally
+ * near ones share the load, unpublished ones are never chosen, and a
+ * client that is no PCI function is resolved to the function above it
+ * (nvmet passes its namespace's block device).
+ */
+#define P2PDMA_FIND_ROUNDS	64
+
+static void pci_p2pdma_find_many_choice(struct kunit *test)
+{
+	struct pci_dev *a = p2pdma_named_provider(test), *b = NULL, *got;
+	struct device *clients[2], *child;
+	unsigned int i, picks_a = 0, picks_b = 0;
+	int dist;
+
+	for_each_pci_dev(b) {
+		if (b == a || !pci_has_p2pmem(b))
+			continue;
+		clients[0] = &b->dev;
+		if (pci_p2pdma_distance_many(a, clients, 1, false) >= 0 &&
+		    pci_p2pdma_distance_many(a, clients, 1, false) <
+		    P2PDMA_HOST_BRIDGE_PENALTY)
+			break;
+	}
+	if (!b)
+		kunit_skip(test, "no second provider below a switch with %s",
+			   pci_name(a));
+	p2pdma_defer(test, p2pdma_test_put_pdev, b);
+
+	/* Alone, each provider is its own nearest. */
+	clients[0] = &a->dev;
+	got = pci_p2pmem_find_many(clients, 1);
+	KUNIT_EXPECT_PTR_EQ(test, got, a);
+	pci_dev_put(got);
+
+	/* Both as clients: a tie, which must be spread. */
+	clients[0] = &a->dev;
+	clients[1] = &b->dev;
+	dist = pci_p2pdma_distance_many(a, clients, 2, false);
+	KUNIT_ASSERT_EQ(test, dist, pci_p2pdma_distance_many(b, clients, 2,
+							     false));
+	for (i = 0; i < P2PDMA_FIND_ROUNDS; i++) {
+		got = pci_p2pmem_find_many(clients, 2);
+		picks_a += got == a;
+		picks_b += got == b;
+		pci_dev_put(got);
+	}
+	KUNIT_EXPECT_EQ(test, picks_a + picks_b, P2PDMA_FIND_ROUNDS);
+	KUNIT_EXPECT_GT(test, picks_a, 0);
+	KUNIT_EXPECT_GT(test, picks_b, 0);
+
+	/* Unpublished: never chosen, even when nearest. */
+	pci_p2pmem_publish(b, false);
+	clients[0] = &b->dev;
+	got = pci_p2pmem_find_many(clients, 1);
+	pci_p2pmem_publish(b, true);
+	KUNIT_EXPECT_PTR_NE(test, got, b);
+	pci_dev_put(got);
+
+	/* A child device stands for its PCI function. */
+	child = device_find_any_child(&b->dev);
+	if (!child)
+		kunit_skip(test, "%s has no child device", pci_name(b));
+	clients[0] = child;
+	clients[1] = &b->dev;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(a, clients, 2, false),
+			2 * pci_p2pdma_distance_many(a, &clients[1], 1, false));
+	got = pci_p2pmem_find_many(clients, 2);
+	KUNIT_EXPECT_PTR_EQ(test, got, b);
+	pci_dev_put(got);
+	put_device(child);
+}
+
+/* Ranges that cannot be added are refused and change nothing. */
+static void pci_p2pdma_add_resource_refused(struct kunit *test)
+{
+	struct pci_dev *pdev = p2pdma_named_provider(test);
+	struct p2pdma_range *range;
+	struct pci_p2pdma *p2p;
+	size_t size, avail;
+	int bar = -1, i;
+	void *probe;
+
+	probe = pci_alloc_p2pmem(pdev, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, probe);
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	range = p2pdma_find_range(p2p, probe);
+	size = p2pdma_pool_size(p2p);
+	rcu_read_unlock();
+	pci_free_p2pmem(pdev, probe, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, range);
+	avail = p2pdma_pool_avail(p2p);
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (pci_resource_start(pdev, i) <= range->pgmap.range.start &&
+		    range->pgmap.range.end <= pci_resource_end(pdev, i))
+			bar = i;
+	KUNIT_ASSERT_GE(test, bar, 0);
+
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, -1, 0, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, PCI_STD_NUM_BARS,
+						      0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, 0,
+				pci_resource_len(pdev, bar)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
+				pci_resource_len(pdev, bar) + SUBSECTION_SIZE,
+				0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, PAGE_SIZE,
+						      0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
+						      SUBSECTION_SIZE,
+				range->pgmap.range.start -
+				pci_resource_start(pdev, bar)), -EBUSY);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_pool_size(p2p), size);
+	KUNIT_EXPECT_EQ(test, p2pdma_pool_avail(p2p), avail);
+	KUNIT_EXPECT_TRUE(test, pci_has_p2pmem(pdev));
+}
+
 /* Another device whose route from @provider is @map, see below. */
 static struct pci_dev *p2pdma_find_client(struct kunit *test,
 					  struct pci_dev *provider,
@@ -2381,6 +2624,9 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE_SLOW(pci_p2pdma_alloc_concurrent),
 	KUNIT_CASE(pci_p2pdma_distance_cached),
 	KUNIT_CASE(pci_p2pdma_restore_forgets),
+	KUNIT_CASE(pci_p2pdma_sgl_cross_cpu),
+	KUNIT_CASE(pci_p2pdma_find_many_choice),
+	KUNIT_CASE(pci_p2pdma_add_resource_refused),
 	KUNIT_CASE(pci_p2pdma_map_self),
 	KUNIT_CASE(pci_p2pdma_map_near),
 	KUNIT_CASE(pci_p2pdma_map_refused),
