@@ -2293,8 +2293,8 @@ static void pci_p2pdma_add_resource_refused(struct kunit *test)
 {
 	struct pci_dev *pdev = p2pdma_named_provider(test);
 	struct p2pdma_range *range;
+	size_t size, avail, len, start;
 	struct pci_p2pdma *p2p;
-	size_t size, avail;
 	int bar = -1, i;
 	void *probe;
 
@@ -2315,21 +2315,22 @@ static void pci_p2pdma_add_resource_refused(struct kunit *test)
 			bar = i;
 	KUNIT_ASSERT_GE(test, bar, 0);
 
+	len = pci_resource_len(pdev, bar);
+	start = range->pgmap.range.start - pci_resource_start(pdev, bar);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, -1, 0, 0),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, PCI_STD_NUM_BARS,
 						      0, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, 0,
-				pci_resource_len(pdev, bar)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, 0, len),
+			-EINVAL);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
-				pci_resource_len(pdev, bar) + SUBSECTION_SIZE,
-				0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, PAGE_SIZE,
-						      0), -EINVAL);
+						      len + SUBSECTION_SIZE, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, PAGE_SIZE, 0),
+			-EINVAL);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
-						      SUBSECTION_SIZE,
-				range->pgmap.range.start -
-				pci_resource_start(pdev, bar)), -EBUSY);
+						      SUBSECTION_SIZE, start),
+			-EBUSY);
 
 	KUNIT_EXPECT_EQ(test, p2pdma_pool_size(p2p), size);
 	KUNIT_EXPECT_EQ(test, p2pdma_pool_avail(p2p), avail);
