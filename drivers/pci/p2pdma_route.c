@@ -350,9 +350,8 @@ static void p2pdma_route_thru_host(struct pci_dev *provider,
  * Reads the current topology, ACS controls and host bridge lists; never
  * looks at or changes the map-type cache.  Safe in atomic context.
  */
-VISIBLE_IF_KUNIT void p2pdma_compute_route(struct pci_dev *provider,
-					   struct pci_dev *client,
-					   struct p2pdma_route *route)
+void p2pdma_compute_route(struct pci_dev *provider, struct pci_dev *client,
+			  struct p2pdma_route *route)
 {
 	struct pci_dev *common;
 	int p_hops, c_hops;
@@ -543,6 +542,7 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	return route.map;
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /**
  * p2pdma_cached_map_type() - what the mapping path would take from the cache
  * @provider: a provider
@@ -568,6 +568,7 @@ p2pdma_cached_map_type(struct pci_dev *provider, struct pci_dev *client)
 	return map;
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_cached_map_type);
+#endif
 
 /*
  * The first entry of a list, or one from another range: look the range's
