@@ -228,6 +228,7 @@ integration_stage() {
 	guest fio one-switch fio.sh
 	guest nvmet one-switch nvmet.sh
 	guest donor donor donor.sh
+	guest copy-range one-switch copy-range.sh
 }
 
 # The out-of-tree module the reliability scenarios load to hold kernel
