@@ -229,6 +229,7 @@ integration_stage() {
 	guest nvmet one-switch nvmet.sh
 	guest donor donor donor.sh
 	guest copy-range one-switch copy-range.sh
+	guest copy-donor donor-copy copy-donor.sh
 }
 
 # The out-of-tree module the reliability scenarios load to hold kernel
