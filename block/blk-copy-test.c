@@ -23,6 +23,7 @@ struct blk_copy_range_case {
 	bool same;
 	int ret;
 	u64 count;
+	u64 base_in, base_out;	/* partitions: where they start on the disk */
 };
 
 static const struct blk_copy_range_case blk_copy_range_cases[] = {
@@ -55,6 +56,12 @@ static const struct blk_copy_range_case blk_copy_range_cases[] = {
 	  512, 512, SZ_4M, true, 0, SZ_1M },
 	{ "different devices, same offsets", SZ_1M, SZ_1M, 512, 512, SZ_2M,
 	  false, 0, SZ_2M },
+	{ "a partition overlapping its disk", 0, SZ_1M + SZ_512K, 512, 512,
+	  SZ_1M, true, -EINVAL, 0, SZ_1M, 0 },
+	{ "two partitions of one disk, apart", 0, 0, 512, 512, SZ_1M, true, 0,
+	  SZ_1M, 0, SZ_32M },
+	{ "two partitions of one disk, overlapping", SZ_4M, 0, 512, 512, SZ_1M,
+	  true, -EINVAL, 0, 0, SZ_4M },
 };
 
 static void blk_copy_range_desc(const struct blk_copy_range_case *c,
@@ -68,8 +75,8 @@ KUNIT_ARRAY_PARAM(blk_copy_range, blk_copy_range_cases, blk_copy_range_desc);
 static void blk_copy_range_test(struct kunit *test)
 {
 	const struct blk_copy_range_case *c = test->param_value;
-	struct blk_copy_end in = { c->in, DEV_SIZE, c->lbs_in };
-	struct blk_copy_end out = { c->out, DEV_SIZE, c->lbs_out };
+	struct blk_copy_end in = { c->in, DEV_SIZE, c->lbs_in, c->base_in };
+	struct blk_copy_end out = { c->out, DEV_SIZE, c->lbs_out, c->base_out };
 	u64 count = 12345;
 
 	KUNIT_EXPECT_EQ(test, blk_copy_range(&in, &out, c->len, c->same,

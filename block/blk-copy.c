@@ -49,7 +49,7 @@
  * @in: the source: position, device size and logical block size
  * @out: the destination, likewise
  * @len: bytes asked for
- * @same_device: both are the same block device
+ * @same_device: both are on the same disk (@base tells where)
  * @count: set to the bytes to copy
  *
  * Offsets and length must be multiples of both logical block sizes; a
@@ -80,7 +80,8 @@ VISIBLE_IF_KUNIT int blk_copy_range(const struct blk_copy_end *in,
 	len = min3(len, in->size - in->pos, out->size - out->pos);
 	/* What a ssize_t return can carry everywhere, whole blocks. */
 	len = min_t(u64, len, round_down(MAX_RW_COUNT, align));
-	if (same_device && in->pos < out->pos + len && out->pos < in->pos + len)
+	if (same_device && in->base + in->pos < out->base + out->pos + len &&
+	    out->base + out->pos < in->base + in->pos + len)
 		return -EINVAL;
 	*count = len;
 	return 0;
@@ -193,16 +194,27 @@ struct blk_copy {
 	wait_queue_head_t wait;
 };
 
+/*
+ * The state changes and the wake-up happen under the waitqueue's lock,
+ * which the issuing task takes once more before it frees the copy: once
+ * it has seen the last state change, this function no longer runs.
+ */
 static void blk_copy_end_io(struct bio *bio)
 {
 	struct blk_copy_slot *slot = bio->bi_private;
 	struct blk_copy *copy = slot->copy;
+	int done = op_is_write(bio_op(bio)) ? BLK_COPY_WRITE_DONE :
+					       BLK_COPY_READ_DONE;
+	unsigned long flags;
 
 	slot->status = bio->bi_status;
-	/* Pairs with the acquire in the issuing task. */
-	smp_store_release(&slot->state, slot->state + 1);
 	bio_put(bio);
-	wake_up(&copy->wait);
+
+	spin_lock_irqsave(&copy->wait.lock, flags);
+	/* Pairs with the acquire in the issuing task. */
+	smp_store_release(&slot->state, done);
+	wake_up_locked(&copy->wait);
+	spin_unlock_irqrestore(&copy->wait.lock, flags);
 }
 
 static void blk_copy_submit(struct blk_copy_slot *slot, bool write)
@@ -212,13 +224,14 @@ static void blk_copy_submit(struct blk_copy_slot *slot, bool write)
 	loff_t pos = (write ? copy->pos_out : copy->pos_in) + slot->off;
 	struct bio *bio;
 
-	bio = bio_alloc(bdev, 1, write ? REQ_OP_WRITE : REQ_OP_READ,
-			GFP_KERNEL);
+	/* Like direct I/O: nobody waits for writeback to throttle this. */
+	bio = bio_alloc(bdev, 1, write ? REQ_OP_WRITE | REQ_SYNC | REQ_IDLE :
+					 REQ_OP_READ, GFP_KERNEL);
 	bio->bi_iter.bi_sector = pos >> SECTOR_SHIFT;
 	__bio_add_page(bio, slot->page, slot->len, 0);
 	bio->bi_private = slot;
 	bio->bi_end_io = blk_copy_end_io;
-	slot->state = write ? BLK_COPY_WRITING : BLK_COPY_READING;
+	WRITE_ONCE(slot->state, write ? BLK_COPY_WRITING : BLK_COPY_READING);
 	submit_bio(bio);
 }
 
@@ -341,7 +354,7 @@ static bool blk_copy_step(struct blk_copy *copy)
 			/* A chunk in flight is written even when stopping. */
 			if (slot->status) {
 				blk_copy_failed(copy, slot);
-				slot->state = BLK_COPY_IDLE;
+				WRITE_ONCE(slot->state, BLK_COPY_IDLE);
 				break;
 			}
 			blk_copy_submit(slot, true);
@@ -350,14 +363,15 @@ static bool blk_copy_step(struct blk_copy *copy)
 		case BLK_COPY_WRITE_DONE:
 			if (slot->status)
 				blk_copy_failed(copy, slot);
-			slot->state = BLK_COPY_IDLE;
+			WRITE_ONCE(slot->state, BLK_COPY_IDLE);
 			break;
 		case BLK_COPY_READING:
 		case BLK_COPY_WRITING:
 			busy = true;
 			break;
 		}
-		if (slot->state == BLK_COPY_IDLE && !blk_copy_should_stop(copy)) {
+		if (READ_ONCE(slot->state) == BLK_COPY_IDLE &&
+		    !blk_copy_should_stop(copy)) {
 			slot->off = copy->issued;
 			slot->len = min_t(u64, copy->chunk,
 					  copy->count - copy->issued);
@@ -388,6 +402,9 @@ static void blk_copy_run(struct blk_copy *copy)
 {
 	while (blk_copy_step(copy))
 		wait_event(copy->wait, blk_copy_slot_done(copy));
+	/* The last completion has left blk_copy_end_io(). */
+	spin_lock_irq(&copy->wait.lock);
+	spin_unlock_irq(&copy->wait.lock);
 }
 
 /* Write back and drop what the page cache holds of @len bytes at @pos. */
@@ -411,12 +428,15 @@ static ssize_t blk_copy_data(struct blk_copy *copy, u32 align)
 	u64 done;
 
 	copy->provider = blk_copy_find_provider(copy);
-	if (copy->provider && !blk_copy_p2p_slots(copy, chunk, align))
+	if (copy->provider && !blk_copy_p2p_slots(copy, chunk, align)) {
 		p2p = true;
-	if (!p2p && blk_copy_host_slots(copy, min_t(u32, chunk, SZ_256K),
-					align)) {
+	} else {
+		/* Host pages do not depend on the provider staying. */
 		pci_dev_put(copy->provider);
-		return -ENOMEM;
+		copy->provider = NULL;
+		if (blk_copy_host_slots(copy, min_t(u32, chunk, SZ_256K),
+					align))
+			return -ENOMEM;
 	}
 
 	blk_copy_run(copy);
@@ -454,10 +474,12 @@ ssize_t blkdev_copy_file_range(struct file *file_in, loff_t pos_in,
 	struct blk_copy_end in = {
 		.pos = pos_in, .size = bdev_nr_bytes(src),
 		.lbs = bdev_logical_block_size(src),
+		.base = (u64)src->bd_start_sect << SECTOR_SHIFT,
 	};
 	struct blk_copy_end out = {
 		.pos = pos_out, .size = bdev_nr_bytes(dst),
 		.lbs = bdev_logical_block_size(dst),
+		.base = (u64)dst->bd_start_sect << SECTOR_SHIFT,
 	};
 	struct blk_copy *copy;
 	ssize_t ret;
@@ -472,8 +494,15 @@ ssize_t blkdev_copy_file_range(struct file *file_in, loff_t pos_in,
 	    IS_SWAPFILE(dst->bd_mapping->host))
 		return -ETXTBSY;
 
-	ret = blk_copy_range(&in, &out, len, src == dst, &count);
+	/* A partition and its whole disk, or two partitions, may overlap. */
+	ret = blk_copy_range(&in, &out, len, bdev_whole(src) == bdev_whole(dst),
+			     &count);
 	if (ret || !count)
+		return ret;
+	ret = rw_verify_area(READ, file_in, &pos_in, count);
+	if (!ret)
+		ret = rw_verify_area(WRITE, file_out, &pos_out, count);
+	if (ret)
 		return ret;
 
 	ret = blk_copy_sync_range(src->bd_mapping, pos_in, count, false);
@@ -499,10 +528,11 @@ ssize_t blkdev_copy_file_range(struct file *file_in, loff_t pos_in,
 	kfree(copy);
 
 	/* As after a direct write: readers must not see the old data. */
-	if (ret > 0)
-		invalidate_inode_pages2_range(dst->bd_mapping,
-					      pos_out >> PAGE_SHIFT,
-					      (pos_out + ret - 1) >> PAGE_SHIFT);
+	if (ret > 0 &&
+	    invalidate_inode_pages2_range(dst->bd_mapping, pos_out >> PAGE_SHIFT,
+					  (pos_out + ret - 1) >> PAGE_SHIFT))
+		pr_warn_ratelimited("%pg: page cache of the copied range could not be dropped; readers may see stale data\n",
+				    dst);
 	return ret;
 }
 

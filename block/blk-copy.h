@@ -14,11 +14,13 @@
  * @pos: byte offset on the device
  * @size: size of the device in bytes
  * @lbs: its logical block size
+ * @base: where the device starts on its disk (partitions), in bytes
  */
 struct blk_copy_end {
 	loff_t pos;
 	u64 size;
 	u32 lbs;
+	u64 base;
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
