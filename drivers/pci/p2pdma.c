@@ -150,25 +150,27 @@ struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 					 unsigned int *nents, u32 length)
 {
 	struct p2pdma_range *range;
-	struct scatterlist *sgl;
-	void *buf;
+	struct scatterlist *list;
+	void *mem;
 
-	sgl = kmalloc(sizeof(*sgl), GFP_KERNEL);
-	if (!sgl)
+	mem = length ? p2pdma_alloc_pinned(pdev, length, 1, false, &range) :
+		       NULL;
+	if (!mem)
 		return NULL;
 
-	buf = length ? p2pdma_alloc_pinned(pdev, length, 1, false, &range) :
-		       NULL;
-	if (!buf) {
-		kfree(sgl);
+	/*
+	 * One entry, as the allocator hands out contiguous blocks; its page
+	 * comes from the range, not from virt_to_page() as in sg_init_one().
+	 */
+	list = kmalloc_array(1, sizeof(*list), GFP_KERNEL);
+	if (!list) {
+		p2pdma_give_back(range, mem, length, 1);
 		return NULL;
 	}
-
-	/* Not sg_init_one(): it looks the page up with virt_to_page(). */
-	sg_init_table(sgl, 1);
-	sg_set_page(sgl, p2pdma_range_page(range, buf), length, 0);
+	sg_init_table(list, 1);
+	sg_set_page(list, p2pdma_range_page(range, mem), length, 0);
 	*nents = 1;
-	return sgl;
+	return list;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
 
@@ -287,8 +289,10 @@ static void p2pdma_release(void *data)
 {
 	struct pci_p2pdma *p2p = data;
 
-	WRITE_ONCE(p2p->published, false);
 	WRITE_ONCE(p2p->dying, true);
+	/* Pairs with the smp_rmb() in p2pdma_check_published(). */
+	smp_wmb();
+	WRITE_ONCE(p2p->published, false);
 	mutex_lock(&p2p->ranges_lock);
 	p2pdma_sysfs_remove(p2p);
 	mutex_unlock(&p2p->ranges_lock);

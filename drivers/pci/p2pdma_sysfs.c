@@ -189,6 +189,24 @@ static const char *p2pdma_vma_refusal(struct vm_area_struct *vma)
 	return NULL;
 }
 
+/*
+ * The driver keeps unpublished memory for itself (-EPERM); a provider that
+ * is going away has unpublished it on the way out (-ENODEV).  Teardown
+ * marks it dying before it unpublishes it.
+ */
+static int p2pdma_check_published(struct pci_p2pdma *p2p)
+{
+	if (READ_ONCE(p2p->published))
+		return 0;
+	/* Pairs with the smp_wmb() in p2pdma_release(). */
+	smp_rmb();
+	if (!p2pdma_usable(p2p))
+		return -ENODEV;
+	pci_info_ratelimited(p2p->pdev, "p2pmem is not published (%s)\n",
+			     current->comm);
+	return -EPERM;
+}
+
 static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
 				struct bin_attribute *attr,
 				struct vm_area_struct *vma)
@@ -198,18 +216,16 @@ static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
 	size_t len = vma->vm_end - vma->vm_start;
 	struct p2pdma_range *range;
 	void *kaddr;
+	int ret;
 
 	if (refusal) {
 		pci_info_ratelimited(pdev, "p2pmem/allocate %s (%s)\n", refusal,
 				     current->comm);
 		return -EINVAL;
 	}
-	/* The driver keeps unpublished memory for itself. */
-	if (!pci_has_p2pmem(pdev)) {
-		pci_info_ratelimited(pdev, "p2pmem is not published (%s)\n",
-				     current->comm);
-		return -EPERM;
-	}
+	ret = p2pdma_check_published(p2pdma_of(&pdev->dev));
+	if (ret)
+		return ret;
 
 	kaddr = p2pdma_alloc_pinned(pdev, len, vma_pages(vma), true, &range);
 	if (!kaddr) {
