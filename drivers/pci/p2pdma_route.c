@@ -26,6 +26,7 @@
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/processor.h>
 #include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
@@ -34,9 +35,6 @@
 #include <linux/string.h>
 #include <linux/xarray.h>
 #include <kunit/visibility.h>
-#ifdef CONFIG_X86
-#include <asm/processor.h>
-#endif
 
 #include "pci.h"
 #include "p2pdma.h"
