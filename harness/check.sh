@@ -46,7 +46,7 @@ tool_files() {
 }
 
 static_checks() {
-	local f log
+	local f log ours rc
 	[ "$IMPL" = ours ] || { echo "  (static checks apply to our files only)"; return; }
 	for f in $(kernel_files) $(tool_files); do
 		log=$("$SRC/scripts/checkpatch.pl" --strict --no-tree --quiet \
@@ -59,12 +59,17 @@ static_checks() {
 		if [ -z "$log" ]; then pass "kernel-doc -Wall $f"
 		else echo "$log" | head -n 20; fail "kernel-doc -Wall $f"; fi
 	done
+	# Sparse reports in any of our files count, headers included, not
+	# just in the file being compiled.
+	ours=$(kernel_files | sed 's/[.]/[.]/g' | paste -sd'|')
 	for f in $(cd "$TOP" && ls drivers/pci/*.c); do
 		local obj=${f%.c}.o
 		log=$(make -s -C "$SRC" O="$OUT/build-$TAG" C=2 CC="ccache gcc" \
-			"$obj" 2>&1 | grep -E 'warning|error' | grep -F "${f##*/}")
-		if [ -z "$log" ]; then pass "sparse (C=2) $f"
-		else echo "$log" | head -n 20; fail "sparse (C=2) $f"; fi
+			"$obj" 2>&1)
+		rc=$?
+		log=$(echo "$log" | grep -E "(^|/)($ours):[0-9]+(:[0-9]+)?: (warning|error)")
+		if [ $rc = 0 ] && [ -z "$log" ]; then pass "sparse (C=2) $f"
+		else echo "$log" | head -n 20; fail "sparse (C=2) $f (make status $rc)"; fi
 	done
 	for d in patches; do
 		[ -f "$TOP/$d/series" ] || continue
@@ -77,30 +82,90 @@ static_checks() {
 	done
 }
 
-# The kernel, the guests' initramfs, and the contract that the tree builds
-# with CONFIG_PCI_P2PDMA=n too (the stubs).
+# The in-tree users of the p2pdma API.  CALLERS_HEADER: every object of the
+# base tree that includes linux/pci-p2pdma.h; built with CONFIG_PCI_P2PDMA=y
+# and =n.  CALLERS_PAGES: the DMA, block, mm and nvmet code that handles
+# p2pdma pages through the base headers (dma-map-ops.h, memremap.h); =y
+# only, the =n side of those headers is not ours.
+CALLERS_HEADER="drivers/accel/habanalabs/common/memory.o
+	drivers/gpu/drm/amd/amdgpu/amdgpu_device.o
+	drivers/gpu/drm/amd/amdgpu/amdgpu_dma_buf.o
+	drivers/gpu/drm/xe/xe_dma_buf.o
+	drivers/infiniband/core/rw.o
+	drivers/nvme/host/pci.o
+	drivers/nvme/target/configfs.o
+	drivers/nvme/target/core.o"
+CALLERS_PAGES="drivers/iommu/dma-iommu.o kernel/dma/direct.o kernel/dma/mapping.o
+	drivers/nvme/target/io-cmd-bdev.o block/bio.o block/blk-map.o
+	block/bio-integrity.o mm/gup.o mm/memremap.o lib/iov_iter.o"
+
+# callers_build y|n: compile the callers' objects one by one ("make
+# dir/file.o") in a build directory of their own, configured as the test
+# kernel plus harness/configs/callers.config (the GPU and accelerator
+# drivers) with CONFIG_PCI_P2PDMA=y or =n.  Objects the test kernel's own
+# build compiled already (=y) are not compiled again.
+callers_build() {
+	local p2p=$1 dir=$OUT/build-$TAG-callers-$1 frag=$TOP/harness/configs/callers.config
+	local objs= o stamp log sym
+	mkdir -p "$dir"
+	stamp=$(cat "$OUT/build-$TAG/.config" "$frag" | sha1sum | cut -d' ' -f1)
+	if [ "$(cat "$dir/.p2pdma-config" 2>/dev/null)" != "$stamp" ]; then
+		KCONFIG_CONFIG=$dir/.config "$SRC/scripts/kconfig/merge_config.sh" -m \
+			-O "$dir" "$OUT/build-$TAG/.config" "$frag" > /dev/null
+		if [ "$p2p" = y ]; then
+			"$SRC/scripts/config" --file "$dir/.config" -e PCI_P2PDMA
+		else
+			"$SRC/scripts/config" --file "$dir/.config" -d PCI_P2PDMA
+		fi
+		make -s -C "$SRC" O="$dir" CC="ccache gcc" HOSTCC="ccache gcc" \
+			olddefconfig > /dev/null 2>&1
+		echo "$stamp" > "$dir/.p2pdma-config"
+	fi
+	for sym in $(sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=[ym]$/\1/p' "$frag"); do
+		if ! grep -q "^$sym=[ym]" "$dir/.config"; then
+			fail "callers build (CONFIG_PCI_P2PDMA=$p2p): $sym did not stick"
+			rm -f "$dir/.p2pdma-config"
+			return
+		fi
+	done
+	sym=$(grep -q '^CONFIG_PCI_P2PDMA=y' "$dir/.config" && echo y || echo n)
+	if [ "$sym" != "$p2p" ]; then
+		fail "callers build: CONFIG_PCI_P2PDMA=$p2p did not stick"
+		rm -f "$dir/.p2pdma-config"
+		return
+	fi
+	for o in $CALLERS_HEADER $([ "$p2p" = y ] && echo "$CALLERS_PAGES"); do
+		[ "$p2p" = y ] && [ -f "$OUT/build-$TAG/$o" ] && continue
+		objs="$objs $o"
+	done
+	# shellcheck disable=SC2086
+	if log=$(make -k -s -C "$SRC" O="$dir" CC="ccache gcc" HOSTCC="ccache gcc" \
+		-j"$(nproc)" $objs 2>&1); then
+		pass "callers build with CONFIG_PCI_P2PDMA=$p2p:$(for o in $objs; do printf ' %s' "${o##*/}"; done)"
+	else
+		echo "$log" | grep -E 'error|warning' | head -n 20 | sed 's/^/        /'
+		fail "callers build with CONFIG_PCI_P2PDMA=$p2p"
+	fi
+}
+
+# The kernel, the guests' initramfs, and the callers of the API with
+# CONFIG_PCI_P2PDMA=y and =n (the stubs).
 build_checks() {
-	local b=$OUT/build-$TAG-nop2p log
-	if make -s -C "$TOP" kernel initramfs IMPL="$IMPL" DEBUG="$DEBUG" OUT="$OUT"; then
+	local o missing=
+	if timed "kernel build ($TAG) and initramfs" \
+		make -s -C "$TOP" kernel initramfs IMPL="$IMPL" DEBUG="$DEBUG" OUT="$OUT"; then
 		pass "kernel build ($TAG, Linux $(cat "$OUT/base-version"))"
 	else
 		fail "kernel build ($TAG)"
 		summary
 		exit 1
 	fi
-	mkdir -p "$b"
-	cp "$OUT/build-$TAG/.config" "$b/.config"
-	"$SRC/scripts/config" --file "$b/.config" -d PCI_P2PDMA
-	log=$(make -s -C "$SRC" O="$b" CC="ccache gcc" -j"$(nproc)" olddefconfig \
-		>/dev/null 2>&1 && make -s -C "$SRC" O="$b" CC="ccache gcc" \
-		-j"$(nproc)" drivers/pci/ drivers/nvme/ kernel/dma/ mm/ block/ \
-		drivers/infiniband/core/ 2>&1)
-	if [ $? = 0 ] && ! grep -q '^CONFIG_PCI_P2PDMA=y' "$b/.config"; then
-		pass "callers build with CONFIG_PCI_P2PDMA=n"
-	else
-		echo "$log" | tail -n 20
-		fail "callers build with CONFIG_PCI_P2PDMA=n"
-	fi
+	for o in $CALLERS_HEADER $CALLERS_PAGES; do
+		[ -f "$OUT/build-$TAG/$o" ] || missing="$missing ${o##*/}"
+	done
+	echo "  INFO  callers compiled by the kernel build (CONFIG_PCI_P2PDMA=y); not in it:${missing:- none}"
+	timed "callers build (CONFIG_PCI_P2PDMA=y)" callers_build y
+	timed "callers build (CONFIG_PCI_P2PDMA=n)" callers_build n
 }
 
 # Files copied next to the guest script (/test/) on every guest run.
