@@ -459,7 +459,7 @@ bench_smoke() {
 	if BENCH_BUILD=0 BENCH_IMPLS=$IMPL timed "bench smoke" \
 		"$TOP/harness/bench.sh" --smoke > "$log" 2>&1; then
 		grep '^  TIME' "$log"
-		pass "bench: smoke run produces every row ($(tail -n 1 "$log"))"
+		pass "bench: smoke run produces every row ($(grep -v '^  TIME' "$log" | tail -n 1))"
 	else
 		tail -n 20 "$log" | sed 's/^/        /'
 		grep '^  TIME' "$log"

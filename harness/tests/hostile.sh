@@ -99,7 +99,7 @@ else
 	# into swA's CMB through it; the cached refusal must not stick.
 	copy() {
 		p2pmem-copy --quiet --src serial:rpC --dst serial:swA \
-			--provider "$pa" --offset 36M --length 1M --verify \
+			--provider "$pa" --src-offset 4M --dst-offset 36M --length 1M --verify \
 			> /tmp/copy.out 2>&1
 	}
 	copy && before=ok || before=refused

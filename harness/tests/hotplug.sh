@@ -219,7 +219,7 @@ ktap_check "swA's disk came back with its data" \
 	[ "$(ns_sum "$(nvme_ns swA)" 0 "$DATA_MB")" = "$sum_a" ]
 ktap_check "swA -> swB through swA's CMB works again, verified" \
 	p2pmem-copy --quiet --src serial:swA --dst serial:swB \
-	--provider "$pa" --offset 40M --length 4M --verify
+	--provider "$pa" --src-offset 4M --dst-offset 40M --length 4M --verify
 
 # ---- 3. client removal while the provider serves it ----
 ktap_diag "3. remove swB while it does I/O through swA's CMB"
@@ -236,10 +236,10 @@ ktap_check "swB plugged back in registers its p2pmem again" \
 	p2pmem_back "$(nvme_bdf swB)"
 ktap_check "swA -> swB through swA's CMB works with the new swB, verified" \
 	p2pmem-copy --quiet --src serial:swA --dst serial:swB \
-	--provider "$pa" --offset 44M --length 4M --verify
+	--provider "$pa" --src-offset 8M --dst-offset 44M --length 4M --verify
 ktap_check "swB -> swA through swB's CMB works, verified" \
 	p2pmem-copy --quiet --src serial:swB --dst serial:swA \
-	--provider serial:swB --offset 48M --length 4M --verify
+	--provider serial:swB --src-offset 16M --dst-offset 48M --length 4M --verify
 ktap_check "kernel log clean" dmesg_clean
 dmesg | grep -E 'p2p|peer-to-peer|pciehp' | sed 's/^/# dmesg: /'
 [ $base = 1 ] && ktap_diag "(base tree)"

@@ -138,7 +138,7 @@ echo 0 > $NS/enable
 rmdir $NS $S
 ktap_check "swA -> swB through swA's CMB, verified" \
 	p2pmem-copy --quiet --src serial:swA --dst serial:swB \
-	--provider "$pa" --offset 40M --length 4M --verify
+	--provider "$pa" --src-offset 4M --dst-offset 40M --length 4M --verify
 ktap_check "kernel log clean" dmesg_clean
 dmesg | grep -E 'p2p|peer-to-peer' | sort | uniq -c | sort -rn | head -n 5 |
 	sed 's/^/# dmesg: /'
