@@ -106,7 +106,7 @@ CALLERS_PAGES="drivers/iommu/dma-iommu.o kernel/dma/direct.o kernel/dma/mapping.
 # build compiled already (=y) are not compiled again.
 callers_build() {
 	local p2p=$1 dir=$OUT/build-$TAG-callers-$1 frag=$TOP/harness/configs/callers.config
-	local objs= o stamp log sym
+	local objs='' o stamp log sym
 	mkdir -p "$dir"
 	stamp=$(cat "$OUT/build-$TAG/.config" "$frag" | sha1sum | cut -d' ' -f1)
 	if [ "$(cat "$dir/.p2pdma-config" 2>/dev/null)" != "$stamp" ]; then
@@ -191,7 +191,7 @@ timed() {
 # whose results are not all there is a failure, one for every missing
 # result.  KTAP_BAD is set to the number of failures counted.
 ktap_results() {
-	local label=$1 run=$2 block line num plan= bad=0 seen=" " i missing=0
+	local label=$1 run=$2 block line num plan='' bad=0 seen=' ' i missing=0
 	block=$run/ktap.txt
 	tr -d '\r' < "$run/console.log" 2>/dev/null |
 		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' > "$block"

@@ -44,6 +44,7 @@ die() { echo "mutants: $*" >&2; exit 2; }
 #  env:     PATTERN is VAR=VALUE for check.sh's environment, or - for
 #           none (the KILLER spec itself is the defect: no control run).
 #  KILLER:  check.sh STAGE[:FILTER], e.g. integration:one-switch:abi.
+# shellcheck disable=SC2016 # patterns and replacements are literal
 MUTANTS=(
 'map-page-off|core|drivers/pci/p2pdma*.c|sg->dma_address\s*=[^;]*bus_off[^;]*\K;| + PAGE_SIZE;|integration:one-switch:abi|a bus address off by one page in pci_p2pdma_map_segment()'
 'acs-ignored|core|drivers/pci/p2pdma*.c|return ctrl & \(PCI_ACS_RR[^;]*;|return false;|kunit|ACS P2P redirect never seen on a port'
@@ -109,12 +110,14 @@ killer() {
 	stage=${spec%%:*}
 	filter=
 	[ "$stage" != "$spec" ] && filter=${spec#*:}
+	# shellcheck disable=SC2086 # no filter: no argument
 	env CHECK_RUNS="$MUT/runs" "$@" "$TOP/harness/check.sh" "$stage" $filter
 }
 
 # in_scratch CMD...: run CMD with the scratch kernel tree and build
 # directory in place of the prepared ones.
 in_scratch() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare -m bash -c 'mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && "$@"' \
 		_ "$MUT/src" "$SRC" "$MUT/build" "$BUILD" "$@"
 }
@@ -139,6 +142,7 @@ if [ "${1:-}" = --dry-run ]; then
 		from=$SRC
 		[ "$kind" = script ] && from=$TOP/harness/tests
 		dry=$(mktemp -d)
+		# shellcheck disable=SC2046 # one file per line, no blanks
 		(cd "$from" && cp --parents $(files_of "$files" "$from") "$dry/")
 		echo "== $name: $what; killer $spec"
 		if f=$(mutate "$name" "$files" "$pat" "$repl" "$from" "$dry"); then
