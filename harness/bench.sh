@@ -106,17 +106,46 @@ boot() {
 	echo "  BENCH   $impl round $round: $(grep -c -E '^p2pdma-bench: [a-z0-9_]+ [0-9]+( [0-9]+)?$' "$run/result.txt") rows in $(($(date +%s) - t0)) s"
 }
 
+# The data path, with our kernel only (the base tree has no BAR donor): one
+# boot of donor.topo copying through a RAM-backed BAR, an NVMe CMB and host
+# memory, alternating.  Its rows go to datapath.tsv as ROW NS.
+datapath() {
+	local run=$BENCH/runs/datapath rc=0
+	[[ " $IMPLS " == *" ours "* ]] || return 0
+	if [ "$SMOKE" = 1 ]; then
+		printf 'DP_ROUNDS=1\nDP_MIB=4\n' > "$BENCH/datapath.env"
+	else
+		printf 'DP_ROUNDS=%s\nDP_MIB=32\n' "${BENCH_DP_ROUNDS:-7}" \
+			> "$BENCH/datapath.env"
+	fi
+	IMPL=ours "$TOP/harness/run-guest" -q -k "$BENCH/bzImage-ours" \
+		-m "$OUT/modules-ours" -o "$run" -t "$TIMEOUT" donor \
+		"$TOP/harness/tests/bench-datapath.sh" "$BENCH/datapath.env" || rc=$?
+	tr -d '\r' < "$run/console.log" |
+		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/p' > "$run/result.txt"
+	sed -n 's/^p2pdma-datapath: \([a-z0-9_]*\) \([0-9]*\)$/\1\t\2/p' \
+		"$run/result.txt" > "$BENCH/datapath.tsv"
+	if [ "$rc" != 0 ] || grep -q '^not ok ' "$run/result.txt" ||
+	   [ ! -s "$BENCH/datapath.tsv" ]; then
+		echo "  BENCH   data path FAILED (status $rc), log: $run/console.log" >&2
+		return 1
+	fi
+	echo "  BENCH   data path: $(wc -l < "$BENCH/datapath.tsv") copies"
+}
+
 rm -rf "$BENCH/runs"
 : > "$BENCH/raw.tsv"
+: > "$BENCH/datapath.tsv"
 failed=0
 for ((round = 1; round <= ROUNDS; round++)); do
 	for impl in $IMPLS; do
 		boot "$impl" "$round" || failed=1
 	done
 done
+datapath || failed=1
 
 # Median per implementation and row; ratio base/ours; geometric mean.
-python3 - "$BENCH/raw.tsv" "$BENCH/results.tsv" "$SMOKE" "$IMPLS" <<'EOF' || failed=1
+python3 - "$BENCH/raw.tsv" "$BENCH/results.tsv" "$SMOKE" "$IMPLS" "$BENCH/datapath.tsv" <<'EOF' || failed=1
 import math
 import statistics
 import sys
@@ -186,6 +215,19 @@ with open(results, "w") as f:
                            f"{min_ratio:.3f}" if min_ratio else "-",
                            ",".join(map(str, meds.get(("base", r), []))),
                            ",".join(map(str, meds.get(("ours", r), [])))]) + "\n")
+# The data path: median time per copy of each kind, and P2P against host
+# memory, which is the physical limit of a copy through a peer's BAR.
+dp = {}
+for line in open(sys.argv[5]):
+    row, ns = line.split()
+    dp.setdefault(row, []).append(int(ns))
+if dp:
+    host = [r for r in dp if r.endswith("_host_memory")]
+    hmed = statistics.median(dp[host[0]]) if host else None
+    for r in sorted(dp):
+        m = statistics.median(dp[r])
+        rel = f"  {hmed / m:.2f}x host memory's throughput" if hmed and r not in host else ""
+        print(f"datapath {r:<{w}}  {m / 1e6:10.1f} ms  ({len(dp[r])} copies){rel}")
 for i, r in missing:
     print(f"bench: no figure for {r} from {i}", file=sys.stderr)
 if not rows:

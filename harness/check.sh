@@ -299,6 +299,7 @@ guest() {
 	fi
 	ktap_results "$label" "$run"
 	host_verify "$label" "$run"
+	host_shm_verify "$label" "$run"
 	if [ "$rc" = 124 ]; then
 		fail "$label: guest finished (no exit status: timeout or crash)"
 		tail -n 30 "$run/console.log" | sed 's/^/        /'
@@ -378,6 +379,32 @@ host_verify() {
 	fi
 }
 
+# host_shm_verify NAME RUNDIR: the chunks a guest announced with
+# "# host-shm: DEVICE SERIAL OFFSET LENGTH" passed through DEVICE's BAR, an
+# ivshmem whose RAM is RUNDIR/DEVICE.shm: LENGTH bytes at OFFSET of SERIAL's
+# disk image must be found there.
+host_shm_verify() {
+	local name=$1 run=$2 dev serial off len n=0 bad=0
+	while read -r dev serial off len; do
+		n=$((n + 1))
+		python3 - "$run/$dev.shm" "$run/$serial-n1.img" "$off" "$len" <<-'EOF' || bad=$((bad + 1))
+		import sys
+		shm, img, off, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+		with open(img, "rb") as f:
+		    f.seek(off)
+		    chunk = f.read(n)
+		sys.exit(0 if len(chunk) == n and chunk in open(shm, "rb").read() else 1)
+		EOF
+	done < <(tr -d '\r' < "$run/console.log" 2>/dev/null |
+		sed -n '/^@@KTAP-BEGIN@@$/,/^@@KTAP-END@@$/s/^# host-shm: //p')
+	[ $n = 0 ] && return
+	if [ $bad = 0 ]; then
+		pass "$name: host: $n chunks found in the donor's shared memory"
+	else
+		fail "$name: host: $bad of $n chunks missing from the donor's shared memory"
+	fi
+}
+
 kunit_stage() {
 	guest kunit one-switch kunit.sh
 }
@@ -394,6 +421,9 @@ integration_stage() {
 	guest abi one-switch abi.sh
 	guest fio one-switch fio.sh
 	guest nvmet one-switch nvmet.sh
+	guest donor donor donor.sh
+	guest copy-range one-switch copy-range.sh
+	guest copy-donor donor-copy copy-donor.sh
 }
 
 # The out-of-tree module the reliability scenarios load to hold kernel

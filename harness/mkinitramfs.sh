@@ -34,7 +34,7 @@ copy_with_libs() {
 		cp -L "$lib" "$dir$lib"
 	done
 }
-for tool in rdma; do
+for tool in rdma xfs_io; do
 	command -v "$tool" >/dev/null && copy_with_libs "$ROOT" "$(command -v "$tool")"
 done
 # fio and its libraries (ceph, icu, ...: some 60 MB) are an archive of their

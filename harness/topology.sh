@@ -15,6 +15,10 @@
 #   switch ID on BUS [ports=N]    upstream port ID, downstream ports ID-d0..
 #   pcibridge ID on BUS           a PCIe-to-conventional-PCI bridge
 #   nvme SERIAL on BUS [cmb=MiB] [addr=A] [multifunction=on] [namespaces=N]
+#   ivshmem ID on BUS [size=MiB]  ivshmem-plain: BAR2 is RAM shared with the
+#                                 host through RUNDIR/ID.shm (a p2pmem_pci
+#                                 donor); sizes must differ per topology,
+#                                 the guest tells the devices apart by them
 #   expect PROVIDER CLIENT ok|refused [base=ok|refused] [map=bus|host] [data=no]
 #                                 DMA by CLIENT into PROVIDER's p2pmem: allowed
 #                                 or refused; with map=, the kernel's mapping
@@ -31,6 +35,7 @@ topology_reset() {
 	TOPO_ARGS=()
 	TOPO_SERIALS=
 	TOPO_NVME_QEMU=
+	TOPO_IVSHMEM=
 	TOPO_EXPECT=
 	TOPO_EXPECT_BASE=
 	TOPO_DESC=
@@ -116,6 +121,13 @@ topology_statement() {
 		TOPO_SERIALS+=" $id"
 		# What device_add needs to plug the controller back in (namespace 1).
 		TOPO_NVME_QEMU+=" $id:$(on "$@"):$cmb" ;;
+	ivshmem)
+		local size
+		size=$(kv size 64 "$@")
+		truncate -s "${size}M" "$run/$id.shm"
+		TOPO_ARGS+=(-object "memory-backend-file,id=mem-$id,size=${size}M,share=on,mem-path=$run/$id.shm")
+		TOPO_ARGS+=(-device "ivshmem-plain,id=$id,memdev=mem-$id,bus=$(on "$@")")
+		TOPO_IVSHMEM+=" $id:$size:$(on "$@")" ;;
 	expect)
 		local base map data
 		base=$(kv base "$3" "$@")
@@ -155,6 +167,7 @@ topology_env() {
 	echo "TOPO_NAME='$TOPO_NAME'"
 	echo "NVME_SERIALS='${TOPO_SERIALS# }'"
 	echo "NVME_QEMU='${TOPO_NVME_QEMU# }'"
+	echo "IVSHMEM='${TOPO_IVSHMEM# }'"
 	echo "EXPECT='${TOPO_EXPECT# }'"
 	echo "EXPECT_BASE='${TOPO_EXPECT_BASE# }'"
 	echo "DISK_MB=$TOPO_DISK_MB"

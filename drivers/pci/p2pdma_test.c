@@ -162,20 +162,20 @@ struct p2pdma_bad_input {
 };
 
 static const struct p2pdma_bad_input p2pdma_bad_inputs[] = {
-	{ "empty", "" },
-	{ "newline", "\n" },
-	{ "yes-please", "yes-please" },
-	{ "no:such:dev", "no:such:dev" },
-	{ "two", "2" },
-	{ "one-two-newlines", "1\n\n" },
-	{ "bad-hex-bus", "0000:zz:00.0" },
-	{ "onoff", "onoff" },
-	{ "of", "of" },
-	{ "leading-space", " 1" },
-	{ "trailing-space", "1 " },
-	{ "crlf", "y\r\n" },
-	{ "hex-one", "0x1" },
-	{ "long", NULL },
+	{ "empty", "", -ENODEV },
+	{ "newline", "\n", -ENODEV },
+	{ "yes-please", "yes-please", -ENODEV },
+	{ "no:such:dev", "no:such:dev", -ENODEV },
+	{ "two", "2", -ENODEV },
+	{ "one-two-newlines", "1\n\n", -ENODEV },
+	{ "bad-hex-bus", "0000:zz:00.0", -ENODEV },
+	{ "onoff", "onoff", -ENODEV },
+	{ "of", "of", -ENODEV },
+	{ "leading-space", " 1", -ENODEV },
+	{ "trailing-space", "1 ", -ENODEV },
+	{ "crlf", "y\r\n", -ENODEV },
+	{ "hex-one", "0x1", -ENODEV },
+	{ "long", NULL, -ENODEV },
 	{ "absent-device", "abcd:ef:1f.7", -ENODEV },
 	{ "absent-device-newline", "abcd:ef:1f.7\n", -ENODEV },
 };
@@ -227,6 +227,32 @@ static void pci_p2pdma_store_invalid(struct kunit *test)
 	}
 	p2pdma_expect_refused(test, input, bad->err,
 			      p2pdma_test_any_pdev(test));
+}
+
+/*
+ * Allocation cases fill a provider's memory to the last byte and hammer it
+ * from every CPU.  On a live machine that would starve the provider's real
+ * users, so they run only on a provider named by the administrator.
+ */
+static char *provider;
+module_param(provider, charp, 0444);
+MODULE_PARM_DESC(provider,
+		 "PCI device (DDDD:BB:DD.F) whose p2pmem the allocation cases may exhaust");
+
+static struct pci_dev *p2pdma_named_provider(struct kunit *test)
+{
+	struct device *dev;
+
+	if (!provider || !*provider)
+		kunit_skip(test, "set p2pdma_test.provider= to exhaust a provider");
+	wait_for_device_probe();
+	dev = bus_find_device_by_name(&pci_bus_type, NULL, provider);
+	if (!dev)
+		kunit_skip(test, "no PCI device %s", provider);
+	p2pdma_defer(test, p2pdma_test_put_pdev, to_pci_dev(dev));
+	KUNIT_ASSERT_TRUE_MSG(test, pci_has_p2pmem(to_pci_dev(dev)),
+			      "%s has no published p2pmem", provider);
+	return to_pci_dev(dev);
 }
 
 static struct pci_dev *p2pdma_find_provider(struct kunit *test)
@@ -341,8 +367,10 @@ static void pci_p2pdma_show_device(struct kunit *test)
 				 PCI_ACS_UF)
 #define FAKE_ACS_QUIET		(PCI_ACS_SV | PCI_ACS_TB | PCI_ACS_UF)
 
-#define FAKE_HB_Q35		0x29c0	/* QEMU q35: not on the allowlist */
-#define FAKE_HB_SKX		0x2030	/* Skylake-SP: on the allowlist */
+#define FAKE_INTEL(_dev)	((u32)PCI_VENDOR_ID_INTEL << 16 | (_dev))
+#define FAKE_HB_Q35	FAKE_INTEL(0x29c0)	/* QEMU q35: not allowlisted */
+#define FAKE_HB_SKX	FAKE_INTEL(0x2030)	/* Skylake-SP: allowlisted */
+#define FAKE_HB_SNB	FAKE_INTEL(0x3c00)	/* Sandy Bridge-E: own ports */
 
 enum fake_kind {
 	FAKE_HOST,	/* host bridge, 00.0 of a root bus */
@@ -388,6 +416,7 @@ struct fake_fn {
 	bool mf;		/* function 0 of a multifunction device */
 	bool acs;		/* has an ACS capability ... */
 	u16 acs_ctrl;		/* ... with this control register */
+	u32 id;			/* vendor << 16 | device, if not the default */
 };
 
 #define FAKE_DEV(_name, _root, _bus, _slot, _fn, _kind)			\
@@ -456,20 +485,67 @@ static const struct fake_fn fake_twin_fns[] = {
 	{ FAKE_DEV("b.rciep", 1, 0x80, 2, 0, FAKE_RCIEP) },
 };
 
+/*
+ * Endpoints with ACS, as Linux leaves them when an IOMMU asks for isolation:
+ *
+ * 00:00.0 hb
+ * 00:01.0 rp (redirects) - 01:00.0 mf.0 (redirects) + 01:00.1 mf.1
+ *         (redirects) + 01:00.2 mf.2 (no ACS)
+ * 00:02.0 rp2 - 02:00.0 quiet.0 + 02:00.1 quiet.1 (ACS without redirect)
+ */
+static const struct fake_fn fake_mfd_fns[] = {
+	{ FAKE_DEV("hb", 0, 0x00, 0, 0, FAKE_HOST) },
+	{ FAKE_BRIDGE("rp", 0, 0x00, 1, FAKE_RP, 0x01, 0x01),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("mf.0", 0, 0x01, 0, 0, FAKE_EP), .mf = true,
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("mf.1", 0, 0x01, 0, 1, FAKE_EP),
+	  .acs = true, .acs_ctrl = FAKE_ACS_LINUX },
+	{ FAKE_DEV("mf.2", 0, 0x01, 0, 2, FAKE_EP) },
+	{ FAKE_BRIDGE("rp2", 0, 0x00, 2, FAKE_RP, 0x02, 0x02) },
+	{ FAKE_DEV("quiet.0", 0, 0x02, 0, 0, FAKE_EP), .mf = true,
+	  .acs = true, .acs_ctrl = FAKE_ACS_QUIET },
+	{ FAKE_DEV("quiet.1", 0, 0x02, 0, 1, FAKE_EP),
+	  .acs = true, .acs_ctrl = FAKE_ACS_QUIET },
+};
+
+/*
+ * Root buses without a function at 00.0, as on Skylake-SP: the first
+ * function, a root port, identifies the host bridge.  On the second root
+ * bus the first function is neither, so nothing identifies it.
+ */
+#define FAKE_SKX_RP	FAKE_INTEL(0x2031)
+static const struct fake_fn fake_no_hb_fns[] = {
+	{ FAKE_BRIDGE("a.rp1", 0, 0x00, 1, FAKE_RP, 0x01, 0x01),
+	  .id = FAKE_SKX_RP },
+	{ FAKE_DEV("a.ep1", 0, 0x01, 0, 0, FAKE_EP) },
+	{ FAKE_BRIDGE("a.rp2", 0, 0x00, 2, FAKE_RP, 0x02, 0x02),
+	  .id = FAKE_SKX_RP },
+	{ FAKE_DEV("a.ep2", 0, 0x02, 0, 0, FAKE_EP) },
+	{ FAKE_DEV("b.rciep", 1, 0x80, 1, 0, FAKE_RCIEP) },
+	{ FAKE_BRIDGE("b.rp", 1, 0x80, 2, FAKE_RP, 0x81, 0x81),
+	  .id = FAKE_SKX_RP },
+	{ FAKE_DEV("b.ep", 1, 0x81, 0, 0, FAKE_EP) },
+};
+
 struct fake_root {
 	u8 domain;		/* offset from FAKE_DOMAIN_BASE */
 	u8 busnr;
 	u8 bus_end;
-	u16 hb_device;		/* Intel device ID of the host bridge */
+	u32 hb_id;		/* vendor << 16 | device identifying the HB */
 	bool hb_routes;		/* the host bridge is on the allowlist */
+	bool hb_own_ports;	/* ... for its own root ports only */
 };
 
 #define FAKE_ROOT_Q35(_dom, _bus, _end)					\
 	{ .domain = _dom, .busnr = _bus, .bus_end = _end,		\
-	  .hb_device = FAKE_HB_Q35 }
+	  .hb_id = FAKE_HB_Q35 }
 #define FAKE_ROOT_SKX(_dom, _bus, _end)					\
 	{ .domain = _dom, .busnr = _bus, .bus_end = _end,		\
-	  .hb_device = FAKE_HB_SKX, .hb_routes = true }
+	  .hb_id = FAKE_HB_SKX, .hb_routes = true }
+#define FAKE_ROOT_SNB(_dom, _bus, _end)					\
+	{ .domain = _dom, .busnr = _bus, .bus_end = _end,		\
+	  .hb_id = FAKE_HB_SNB, .hb_own_ports = true }
 
 struct fake_scenario {
 	const char *desc;
@@ -484,6 +560,11 @@ struct fake_scenario {
 #define FAKE_SWITCH(_desc, _root)					\
 	.desc = _desc, .fns = fake_switch_fns,				\
 	.nr_fns = ARRAY_SIZE(fake_switch_fns),				\
+	.roots = { _root }, .nr_roots = 1
+
+#define FAKE_MFD(_desc, _root)						\
+	.desc = _desc, .fns = fake_mfd_fns,				\
+	.nr_fns = ARRAY_SIZE(fake_mfd_fns),				\
 	.roots = { _root }, .nr_roots = 1
 
 #define FAKE_TWINS(_desc, _root0, _root1)				\
@@ -514,6 +595,18 @@ static const struct fake_scenario fake_scenarios[] = {
 		     FAKE_ROOT_SKX(3, 0x80, 0xff)) },
 	{ FAKE_TWINS("two-roots-skx-q35", FAKE_ROOT_SKX(3, 0x00, 0x7f),
 		     FAKE_ROOT_Q35(3, 0x80, 0xff)) },
+	{ FAKE_TWINS("two-roots-snb", FAKE_ROOT_SNB(4, 0x00, 0x7f),
+		     FAKE_ROOT_SNB(4, 0x80, 0xff)) },
+	{ FAKE_TWINS("two-roots-snb-skx", FAKE_ROOT_SNB(4, 0x00, 0x7f),
+		     FAKE_ROOT_SKX(4, 0x80, 0xff)) },
+	{ FAKE_MFD("endpoint-acs-q35", FAKE_ROOT_Q35(5, 0x00, 0xff)) },
+	{ FAKE_MFD("endpoint-acs-skx", FAKE_ROOT_SKX(5, 0x00, 0xff)) },
+	{ .desc = "no-00.0", .fns = fake_no_hb_fns,
+	  .nr_fns = ARRAY_SIZE(fake_no_hb_fns),
+	  .roots = { { .domain = 6, .busnr = 0x00, .bus_end = 0x7f,
+		       .hb_id = FAKE_SKX_RP, .hb_routes = true },
+		     { .domain = 6, .busnr = 0x80, .bus_end = 0xff } },
+	  .nr_roots = 2 },
 };
 
 KUNIT_ARRAY_PARAM_DESC(fake_scenario, fake_scenarios, desc);
@@ -552,11 +645,6 @@ struct fake_world {
 static int fake_domain(const struct fake_world *w, int i)
 {
 	return FAKE_DOMAIN_BASE + w->sc->roots[w->sc->fns[i].root].domain;
-}
-
-static bool fake_is_bridge(const struct fake_world *w, int i)
-{
-	return fake_kinds[w->sc->fns[i].kind].hdr == PCI_HEADER_TYPE_BRIDGE;
 }
 
 static struct fake_host *fake_host_of(struct pci_bus *bus)
@@ -617,8 +705,11 @@ static void fake_cfg_fill(u8 *cfg, const struct fake_fn *fn,
 	const struct fake_kind_info *k = &fake_kinds[fn->kind];
 
 	if (fn->kind == FAKE_HOST) {
-		put_unaligned_le16(PCI_VENDOR_ID_INTEL, cfg + PCI_VENDOR_ID);
-		put_unaligned_le16(root->hb_device, cfg + PCI_DEVICE_ID);
+		put_unaligned_le16(root->hb_id >> 16, cfg + PCI_VENDOR_ID);
+		put_unaligned_le16(root->hb_id, cfg + PCI_DEVICE_ID);
+	} else if (fn->id) {
+		put_unaligned_le16(fn->id >> 16, cfg + PCI_VENDOR_ID);
+		put_unaligned_le16(fn->id, cfg + PCI_DEVICE_ID);
 	} else {
 		put_unaligned_le16(FAKE_VENDOR, cfg + PCI_VENDOR_ID);
 		put_unaligned_le16(0x7f00 + fn->kind, cfg + PCI_DEVICE_ID);
@@ -865,26 +956,22 @@ static int fake_hops(const struct fake_world *w, int i, int anc)
 	return -1;
 }
 
-/* The first port strictly below @top, on the way up from @i, redirecting */
+/*
+ * The first function strictly below @top, on the way up from @i (included),
+ * whose ACS redirects: bridges and endpoints alike.
+ */
 static int fake_acs_blocker(const struct fake_world *w, int i, int top)
 {
 	for (; i >= 0 && i != top; i = w->parent[i])
-		if (fake_is_bridge(w, i) &&
-		    (w->acs_ctrl[i] & FAKE_ACS_REDIRECT))
+		if (w->sc->fns[i].acs && (w->acs_ctrl[i] & FAKE_ACS_REDIRECT))
 			return i;
 	return -1;
 }
 
-static int fake_host_bridge(const struct fake_world *w, int i)
+/* Does the host bridge of @r route a request between two root ports? */
+static bool fake_root_routes(const struct fake_root *r, bool same_root)
 {
-	const struct fake_scenario *sc = w->sc;
-	unsigned int root = sc->fns[i].root;
-	unsigned int j;
-
-	for (j = 0; j < sc->nr_fns; j++)
-		if (sc->fns[j].root == root && sc->fns[j].kind == FAKE_HOST)
-			return j;
-	return -1;
+	return r->hb_routes || (r->hb_own_ports && same_root);
 }
 
 static void fake_expect(const struct fake_world *w, int a, int b,
@@ -893,6 +980,7 @@ static void fake_expect(const struct fake_world *w, int a, int b,
 	const struct fake_scenario *sc = w->sc;
 	const struct fake_root *ra = &sc->roots[sc->fns[a].root];
 	const struct fake_root *rb = &sc->roots[sc->fns[b].root];
+	bool same = sc->fns[a].root == sc->fns[b].root;
 	int common = -1, hops_a, hops_b = -1, blocker = -1;
 
 	e->map = PCI_P2PDMA_MAP_BUS_ADDR;
@@ -905,10 +993,6 @@ static void fake_expect(const struct fake_world *w, int a, int b,
 
 	e->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
 	e->distance = P2PDMA_TEST_REFUSED;
-	if (fake_domain(w, a) != fake_domain(w, b)) {
-		e->reason = P2PDMA_REASON_OTHER_DOMAIN;
-		return;
-	}
 
 	for (hops_a = 0, common = a; common >= 0;
 	     common = w->parent[common], hops_a++) {
@@ -928,7 +1012,8 @@ static void fake_expect(const struct fake_world *w, int a, int b,
 	}
 
 	/* Through the host bridge: both ends must route P2P */
-	if (cpu_routes || (ra->hb_routes && rb->hb_routes)) {
+	if (cpu_routes || (fake_root_routes(ra, same) &&
+			   fake_root_routes(rb, same))) {
 		e->map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
 		e->distance = fake_depth(w, a) + fake_depth(w, b) +
 			      P2PDMA_HOST_BRIDGE_PENALTY;
@@ -936,9 +1021,10 @@ static void fake_expect(const struct fake_world *w, int a, int b,
 		e->reason = P2PDMA_REASON_ACS_REDIRECT;
 		e->blocker = blocker;
 	} else {
-		e->reason = P2PDMA_REASON_HOST_BRIDGE;
-		e->blocker = fake_host_bridge(w, ra->hb_routes ? b : a);
-		e->host_root = sc->fns[ra->hb_routes ? b : a].root;
+		e->host_root = sc->fns[fake_root_routes(ra, same) ? b : a].root;
+		e->reason = sc->roots[e->host_root].hb_own_ports ?
+			    P2PDMA_REASON_CROSS_HOST_BRIDGE :
+			    P2PDMA_REASON_HOST_BRIDGE;
 	}
 }
 
@@ -956,7 +1042,7 @@ static void fake_check_route(struct kunit *test, const struct fake_world *w,
 		.host_bridge_id = U32_MAX,
 	};
 
-	p2pdma_route(w->pdev[a], w->pdev[b], &r);
+	p2pdma_compute_route(w->pdev[a], w->pdev[b], &r);
 	KUNIT_EXPECT_EQ_MSG(test, r.map, e->map, "%s -> %s: got %s, want %s",
 			    pa, pb, p2pdma_map_name(r.map),
 			    p2pdma_map_name(e->map));
@@ -978,7 +1064,7 @@ static void fake_check_route(struct kunit *test, const struct fake_world *w,
 					w->host[e->host_root].bridge->bus,
 					"%s -> %s: host_bus", pa, pb);
 		KUNIT_EXPECT_EQ_MSG(test, r.host_bridge_id,
-				    PCI_VENDOR_ID_INTEL << 16 | root->hb_device,
+				    root->hb_id,
 				    "%s -> %s: host_bridge_id", pa, pb);
 	} else if (e->reason != P2PDMA_REASON_ACS_REDIRECT) {
 		KUNIT_EXPECT_NULL_MSG(test, r.host_bus, "%s -> %s: host_bus",
@@ -1052,11 +1138,49 @@ static const struct p2pdma_example p2pdma_examples_acs_skx[] = {
 	BUS_ADDR("ep2", "ep4", 6),
 };
 
+/* Across domains as across root buses: through both host bridges */
 static const struct p2pdma_example p2pdma_examples_domains[] = {
-	REFUSED("a.ep", "b.ep", OTHER_DOMAIN, NULL),
-	REFUSED("b.rciep", "a.hb", OTHER_DOMAIN, NULL),
+	THRU_HB("a.ep", "b.ep", 1 + 1),
+	THRU_HB("b.rciep", "a.hb", 0),
 	BUS_ADDR("a.ep", "a.rp", 1),
 	THRU_HB("a.ep", "a.rciep", 1),
+};
+
+/* Same host bridge only: within one root bus, never across two */
+static const struct p2pdma_example p2pdma_examples_snb[] = {
+	THRU_HB("a.ep", "a.rciep", 1),
+	THRU_HB("b.rciep", "b.ep", 1),
+	REFUSED("a.ep", "b.ep", CROSS_HOST_BRIDGE, "a.hb"),
+	REFUSED("b.ep", "a.rciep", CROSS_HOST_BRIDGE, "b.hb"),
+};
+
+static const struct p2pdma_example p2pdma_examples_snb_skx[] = {
+	THRU_HB("a.ep", "a.rciep", 1),
+	REFUSED("b.ep", "a.ep", CROSS_HOST_BRIDGE, "a.hb"),
+	REFUSED("a.ep", "b.ep", CROSS_HOST_BRIDGE, "a.hb"),
+};
+
+/* Functions' own ACS counts; the shared root port's does not */
+static const struct p2pdma_example p2pdma_examples_ep_acs_q35[] = {
+	REFUSED("mf.0", "mf.1", ACS_REDIRECT, "mf.0"),
+	REFUSED("mf.1", "mf.0", ACS_REDIRECT, "mf.1"),
+	REFUSED("mf.2", "mf.0", ACS_REDIRECT, "mf.0"),
+	REFUSED("mf.0", "mf.2", ACS_REDIRECT, "mf.0"),
+	BUS_ADDR("mf.0", "mf.0", 0),
+	BUS_ADDR("mf.2", "rp", 1),
+	BUS_ADDR("quiet.0", "quiet.1", 2),
+};
+
+static const struct p2pdma_example p2pdma_examples_ep_acs_skx[] = {
+	THRU_HB("mf.0", "mf.1", 1 + 1),
+	THRU_HB("mf.2", "quiet.1", 1 + 1),
+	BUS_ADDR("quiet.1", "quiet.0", 2),
+};
+
+static const struct p2pdma_example p2pdma_examples_no_hb[] = {
+	THRU_HB("a.ep1", "a.ep2", 1 + 1),
+	REFUSED("a.ep1", "b.ep", HOST_BRIDGE, "b.rciep"),
+	REFUSED("b.rciep", "b.ep", HOST_BRIDGE, "b.rciep"),
 };
 
 static const struct p2pdma_example p2pdma_examples_mixed[] = {
@@ -1085,6 +1209,16 @@ static const struct p2pdma_example_set p2pdma_example_sets[] = {
 	  ARRAY_SIZE(p2pdma_examples_domains) },
 	{ "two-roots-skx-q35", p2pdma_examples_mixed,
 	  ARRAY_SIZE(p2pdma_examples_mixed) },
+	{ "two-roots-snb", p2pdma_examples_snb,
+	  ARRAY_SIZE(p2pdma_examples_snb) },
+	{ "two-roots-snb-skx", p2pdma_examples_snb_skx,
+	  ARRAY_SIZE(p2pdma_examples_snb_skx) },
+	{ "endpoint-acs-q35", p2pdma_examples_ep_acs_q35,
+	  ARRAY_SIZE(p2pdma_examples_ep_acs_q35) },
+	{ "endpoint-acs-skx", p2pdma_examples_ep_acs_skx,
+	  ARRAY_SIZE(p2pdma_examples_ep_acs_skx) },
+	{ "no-00.0", p2pdma_examples_no_hb,
+	  ARRAY_SIZE(p2pdma_examples_no_hb) },
 };
 
 static void fake_check_examples(struct kunit *test, const struct fake_world *w)
@@ -1106,10 +1240,14 @@ static void fake_check_examples(struct kunit *test, const struct fake_world *w)
 				.host_root = -1,
 			};
 
-			if (ex->blocker)
+			/* A refusing host bridge is named by a function. */
+			if (ex->blocker &&
+			    (e.reason == P2PDMA_REASON_HOST_BRIDGE ||
+			     e.reason == P2PDMA_REASON_CROSS_HOST_BRIDGE))
+				e.host_root = w->sc->fns[fake_index(test, w,
+							ex->blocker)].root;
+			else if (ex->blocker)
 				e.blocker = fake_index(test, w, ex->blocker);
-			if (e.reason == P2PDMA_REASON_HOST_BRIDGE)
-				e.host_root = w->sc->fns[e.blocker].root;
 			fake_check_route(test, w,
 					 fake_index(test, w, ex->provider),
 					 fake_index(test, w, ex->client), &e);
@@ -1235,6 +1373,11 @@ static void pci_p2pdma_distance_many_sum(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "ep1.0", "ep2 ep5"),
 			4 + 3 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
 
+	/* No clients: nothing is reachable, as in 6.12 */
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(provider, clients, 0,
+						       true), -1);
+	KUNIT_EXPECT_NULL(test, pci_p2pmem_find_many(clients, 0));
+
 	/* A client that is no PCI device cannot be reached */
 	clients[0] = &fake_pdev(test, w, "ep2")->dev;
 	clients[1] = p2pdma_non_pci_device(test);
@@ -1249,11 +1392,24 @@ static void pci_p2pdma_distance_many_refused(struct kunit *test)
 {
 	struct fake_world *w;
 
-	w = fake_world_create(test, fake_scenario_get("domains-skx"));
+	p2pdma_skip_if_cpu_routes(test);
+	w = fake_world_create(test, fake_scenario_get("two-roots-skx-q35"));
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp b.ep"), -1);
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "b.rciep"), -1);
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp a.rciep"),
 			1 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+}
+
+/* Clients in another domain add up like those behind another root bus */
+static void pci_p2pdma_distance_many_domains(struct kunit *test)
+{
+	struct fake_world *w;
+
+	w = fake_world_create(test, fake_scenario_get("domains-skx"));
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp b.ep"),
+			1 + 1 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "b.rciep"),
+			1 + P2PDMA_HOST_BRIDGE_PENALTY);
 }
 
 /* ... and so does a redirecting port or a host bridge off the allowlist */
@@ -1286,22 +1442,70 @@ static void pci_p2pdma_route_acs_live(struct kunit *test)
 	ctrl = w->cfg[fake_index(test, w, "dsp1")] + FAKE_ACS_CAP +
 	       PCI_ACS_CTRL;
 
-	p2pdma_route(ep1, ep2, &r);
+	p2pdma_compute_route(ep1, ep2, &r);
 	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_BUS_ADDR);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, false), 4);
 
 	put_unaligned_le16(PCI_ACS_SV | PCI_ACS_RR, ctrl);
-	p2pdma_route(ep1, ep2, &r);
+	p2pdma_compute_route(ep1, ep2, &r);
 	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_NOT_SUPPORTED);
 	KUNIT_EXPECT_EQ(test, r.reason, P2PDMA_REASON_ACS_REDIRECT);
 	KUNIT_EXPECT_PTR_EQ(test, r.blocker, dsp1);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, true), -1);
 
 	put_unaligned_le16(PCI_ACS_SV, ctrl);
-	p2pdma_route(ep1, ep2, &r);
+	p2pdma_compute_route(ep1, ep2, &r);
 	KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_BUS_ADDR);
 	KUNIT_EXPECT_EQ(test, r.distance, 4);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(ep1, &ep2->dev, false), 4);
+}
+
+/*
+ * The built-in host bridge list, entry by entry: these are facts about
+ * hardware carried over from Linux 6.12, with the limit attached to each.
+ */
+struct p2pdma_rc_fact {
+	u32 id;
+	bool any;		/* routes across host bridges */
+	bool own_ports;		/* routes between its own root ports */
+};
+
+static const struct p2pdma_rc_fact p2pdma_rc_facts[] = {
+	{ FAKE_INTEL(0x3c00), false, true },
+	{ FAKE_INTEL(0x3c01), false, true },
+	{ FAKE_INTEL(0x2f00), false, true },
+	{ FAKE_INTEL(0x2f01), false, true },
+	{ FAKE_INTEL(0x2030), true, true },
+	{ FAKE_INTEL(0x2031), true, true },
+	{ FAKE_INTEL(0x2032), true, true },
+	{ FAKE_INTEL(0x2033), true, true },
+	{ FAKE_INTEL(0x2020), true, true },
+	{ FAKE_INTEL(0x09a2), true, true },
+	/* Neighbours and look-alikes that are not on the list */
+	{ FAKE_INTEL(0x3c02), false, false },
+	{ FAKE_INTEL(0x2f02), false, false },
+	{ FAKE_INTEL(0x2034), false, false },
+	{ FAKE_INTEL(0x0e00), false, false },
+	{ FAKE_INTEL(0x6f00), false, false },
+	{ FAKE_HB_Q35, false, false },
+	{ (u32)PCI_VENDOR_ID_AMD << 16 | 0x2030, false, false },
+	{ (u32)PCI_VENDOR_ID_REDHAT << 16 | 0x0008, false, false },
+};
+
+static void p2pdma_rc_fact_desc(const struct p2pdma_rc_fact *f, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%04x:%04x", f->id >> 16,
+		 f->id & 0xffff);
+}
+
+KUNIT_ARRAY_PARAM(p2pdma_rc_fact, p2pdma_rc_facts, p2pdma_rc_fact_desc);
+
+static void pci_p2pdma_host_bridge_list(struct kunit *test)
+{
+	const struct p2pdma_rc_fact *f = test->param_value;
+
+	KUNIT_EXPECT_EQ(test, p2pdma_allowlisted(f->id, true), f->own_ports);
+	KUNIT_EXPECT_EQ(test, p2pdma_allowlisted(f->id, false), f->any);
 }
 
 /* ---- The p2pdma.host_bridges override ---- */
@@ -1441,7 +1645,7 @@ static void p2pdma_expect_q35_route(struct kunit *test, struct fake_world *w,
 	struct pci_dev *ep5 = fake_pdev(test, w, "ep5");
 	struct p2pdma_route r;
 
-	p2pdma_route(ep1, ep5, &r);
+	p2pdma_compute_route(ep1, ep5, &r);
 	if (routes) {
 		KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
 		KUNIT_EXPECT_EQ(test, r.distance,
@@ -1450,7 +1654,8 @@ static void p2pdma_expect_q35_route(struct kunit *test, struct fake_world *w,
 	} else {
 		KUNIT_EXPECT_EQ(test, r.map, PCI_P2PDMA_MAP_NOT_SUPPORTED);
 		KUNIT_EXPECT_EQ(test, r.reason, P2PDMA_REASON_HOST_BRIDGE);
-		KUNIT_EXPECT_PTR_EQ(test, r.blocker, fake_pdev(test, w, "hb"));
+		KUNIT_EXPECT_PTR_EQ(test, r.host_bus,
+				    fake_pdev(test, w, "hb")->bus);
 	}
 }
 
@@ -1593,7 +1798,7 @@ static size_t p2pmem_available(struct kunit *test, struct p2pmem_ctx *c)
 
 static struct p2pmem_ctx *p2pmem_ctx_get(struct kunit *test)
 {
-	struct pci_dev *pdev = p2pdma_find_provider(test);
+	struct pci_dev *pdev = p2pdma_named_provider(test);
 	struct p2pmem_ctx *c;
 	size_t bar_len;
 	void *probe;
@@ -1882,7 +2087,7 @@ static void pci_p2pdma_distance_cached(struct kunit *test)
 		for_each_pci_dev(pdev) {
 			struct device *client = &pdev->dev;
 
-			p2pdma_route(provider, pdev, &r);
+			p2pdma_compute_route(provider, pdev, &r);
 			KUNIT_EXPECT_EQ_MSG(test,
 					    pci_p2pdma_distance_many(provider,
 								     &client,
@@ -1896,6 +2101,303 @@ static void pci_p2pdma_distance_cached(struct kunit *test)
 	}
 	kunit_info(test, "%u answers checked\n", checked);
 	KUNIT_EXPECT_GT(test, checked, 3);
+}
+
+/*
+ * Request-sized scatterlists as nvmet takes them: allocated on one CPU,
+ * completed and freed on another.  Each CPU fills a batch; the next CPU
+ * checks and frees it.
+ */
+#define P2PMEM_SGL_REQS		32
+
+static const u32 p2pmem_req_sizes[] = {
+	SZ_4K, SZ_8K, 3 * SZ_4K, SZ_16K + 512, SZ_128K, SZ_128K + SZ_4K,
+	5 * SZ_64K, SZ_1M,
+};
+
+struct p2pmem_sgl_batch {
+	struct work_struct work;
+	struct pci_dev *pdev;
+	unsigned int owner;
+	struct scatterlist *sgl[P2PMEM_SGL_REQS];
+	unsigned int allocated, bad;
+};
+
+static u64 p2pmem_sgl_stamp(const struct p2pmem_sgl_batch *b, unsigned int i)
+{
+	return (u64)b->owner << 32 | i;
+}
+
+static void p2pmem_sgl_fill(struct work_struct *work)
+{
+	struct p2pmem_sgl_batch *b = container_of(work, typeof(*b), work);
+	unsigned int i, nents;
+
+	for (i = 0; i < P2PMEM_SGL_REQS; i++) {
+		u32 len = p2pmem_req_sizes[(b->owner + i) %
+					   ARRAY_SIZE(p2pmem_req_sizes)];
+		struct scatterlist *sgl;
+		u64 *buf;
+
+		sgl = pci_p2pmem_alloc_sgl(b->pdev, &nents, len);
+		if (!sgl)
+			continue;
+		buf = sg_virt(sgl);
+		buf[0] = p2pmem_sgl_stamp(b, i);
+		buf[len / sizeof(*buf) - 1] = ~p2pmem_sgl_stamp(b, i);
+		b->sgl[i] = sgl;
+		b->allocated++;
+	}
+}
+
+static void p2pmem_sgl_drain(struct work_struct *work)
+{
+	struct p2pmem_sgl_batch *b = container_of(work, typeof(*b), work);
+	unsigned int i;
+
+	for (i = 0; i < P2PMEM_SGL_REQS; i++) {
+		struct scatterlist *sgl = b->sgl[i];
+		u64 *buf;
+
+		if (!sgl)
+			continue;
+		buf = sg_virt(sgl);
+		if (buf[0] != p2pmem_sgl_stamp(b, i) ||
+		    buf[sgl->length / sizeof(*buf) - 1] !=
+		    ~p2pmem_sgl_stamp(b, i))
+			b->bad++;
+		pci_p2pmem_free_sgl(b->pdev, sgl);
+		b->sgl[i] = NULL;
+	}
+}
+
+static unsigned int p2pmem_next_cpu(unsigned int cpu)
+{
+	cpu = cpumask_next(cpu, cpu_online_mask);
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/* Run @fn for every batch, batch i on the i + @shift-th online CPU. */
+static void p2pmem_sgl_run(struct p2pmem_sgl_batch *b, unsigned int n,
+			   work_func_t fn, unsigned int shift)
+{
+	unsigned int i, cpu = cpumask_first(cpu_online_mask);
+
+	for (i = 0; i < shift; i++)
+		cpu = p2pmem_next_cpu(cpu);
+	for (i = 0; i < n; i++) {
+		INIT_WORK(&b[i].work, fn);
+		queue_work_on(cpu, system_wq, &b[i].work);
+		cpu = p2pmem_next_cpu(cpu);
+	}
+	for (i = 0; i < n; i++)
+		flush_work(&b[i].work);
+}
+
+static void pci_p2pdma_sgl_cross_cpu(struct kunit *test)
+{
+	struct p2pmem_ctx *c = p2pmem_ctx_get(test);
+	struct p2pmem_sgl_batch *b;
+	unsigned int i, n, allocated = 0, bad = 0;
+
+	cpus_read_lock();
+	n = num_online_cpus();
+	b = kunit_kcalloc(test, n, sizeof(*b), GFP_KERNEL);
+	if (!b) {
+		cpus_read_unlock();
+		KUNIT_ASSERT_NOT_NULL(test, b);
+	}
+	for (i = 0; i < n; i++) {
+		b[i].pdev = c->pdev;
+		b[i].owner = i;
+	}
+	p2pmem_sgl_run(b, n, p2pmem_sgl_fill, 0);
+	p2pmem_sgl_run(b, n, p2pmem_sgl_drain, 1);
+	cpus_read_unlock();
+
+	for (i = 0; i < n; i++) {
+		allocated += b[i].allocated;
+		bad += b[i].bad;
+	}
+	kunit_info(test, "%u CPUs, %u lists\n", n, allocated);
+	KUNIT_EXPECT_GT(test, allocated, 0);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	KUNIT_EXPECT_EQ(test, p2pmem_available(test, c), c->baseline);
+}
+
+/*
+ * pci_p2pmem_find_many(): the nearest published provider wins, equally
+ * near ones share the load, unpublished ones are never chosen, and a
+ * client that is no PCI function is resolved to the function above it
+ * (nvmet passes its namespace's block device).
+ */
+#define P2PDMA_FIND_ROUNDS	64
+
+static void pci_p2pdma_find_many_choice(struct kunit *test)
+{
+	struct pci_dev *a = p2pdma_named_provider(test), *b = NULL, *got;
+	struct device *clients[2], *child;
+	unsigned int i, picks_a = 0, picks_b = 0;
+	int dist;
+
+	for_each_pci_dev(b) {
+		if (b == a || !pci_has_p2pmem(b))
+			continue;
+		clients[0] = &b->dev;
+		if (pci_p2pdma_distance_many(a, clients, 1, false) >= 0 &&
+		    pci_p2pdma_distance_many(a, clients, 1, false) <
+		    P2PDMA_HOST_BRIDGE_PENALTY)
+			break;
+	}
+	if (!b)
+		kunit_skip(test, "no second provider below a switch with %s",
+			   pci_name(a));
+	p2pdma_defer(test, p2pdma_test_put_pdev, b);
+
+	/* Alone, each provider is its own nearest. */
+	clients[0] = &a->dev;
+	got = pci_p2pmem_find_many(clients, 1);
+	KUNIT_EXPECT_PTR_EQ(test, got, a);
+	pci_dev_put(got);
+
+	/* Both as clients: a tie, which must be spread. */
+	clients[0] = &a->dev;
+	clients[1] = &b->dev;
+	dist = pci_p2pdma_distance_many(a, clients, 2, false);
+	KUNIT_ASSERT_EQ(test, dist, pci_p2pdma_distance_many(b, clients, 2,
+							     false));
+	for (i = 0; i < P2PDMA_FIND_ROUNDS; i++) {
+		got = pci_p2pmem_find_many(clients, 2);
+		picks_a += got == a;
+		picks_b += got == b;
+		pci_dev_put(got);
+	}
+	KUNIT_EXPECT_EQ(test, picks_a + picks_b, P2PDMA_FIND_ROUNDS);
+	KUNIT_EXPECT_GT(test, picks_a, 0);
+	KUNIT_EXPECT_GT(test, picks_b, 0);
+
+	/* Unpublished: never chosen, even when nearest. */
+	pci_p2pmem_publish(b, false);
+	clients[0] = &b->dev;
+	got = pci_p2pmem_find_many(clients, 1);
+	pci_p2pmem_publish(b, true);
+	KUNIT_EXPECT_PTR_NE(test, got, b);
+	pci_dev_put(got);
+
+	/* A child device stands for its PCI function. */
+	child = device_find_any_child(&b->dev);
+	if (!child)
+		kunit_skip(test, "%s has no child device", pci_name(b));
+	clients[0] = child;
+	clients[1] = &b->dev;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance_many(a, clients, 2, false),
+			2 * pci_p2pdma_distance_many(a, &clients[1], 1, false));
+	got = pci_p2pmem_find_many(clients, 2);
+	KUNIT_EXPECT_PTR_EQ(test, got, b);
+	pci_dev_put(got);
+	put_device(child);
+}
+
+/* Ranges that cannot be added are refused and change nothing. */
+static void pci_p2pdma_add_resource_refused(struct kunit *test)
+{
+	struct pci_dev *pdev = p2pdma_named_provider(test);
+	struct p2pdma_range *range;
+	size_t size, avail, len, start;
+	struct pci_p2pdma *p2p;
+	int bar = -1, i;
+	void *probe;
+
+	probe = pci_alloc_p2pmem(pdev, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, probe);
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	range = p2pdma_find_range(p2p, probe);
+	size = p2pdma_pool_size(p2p);
+	rcu_read_unlock();
+	pci_free_p2pmem(pdev, probe, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, range);
+	avail = p2pdma_pool_avail(p2p);
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++)
+		if (pci_resource_start(pdev, i) <= range->pgmap.range.start &&
+		    range->pgmap.range.end <= pci_resource_end(pdev, i))
+			bar = i;
+	KUNIT_ASSERT_GE(test, bar, 0);
+
+	len = pci_resource_len(pdev, bar);
+	start = range->pgmap.range.start - pci_resource_start(pdev, bar);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, -1, 0, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, PCI_STD_NUM_BARS,
+						      0, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, 0, len),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
+						      len + SUBSECTION_SIZE, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar, PAGE_SIZE, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, bar,
+						      SUBSECTION_SIZE, start),
+			-EBUSY);
+
+	KUNIT_EXPECT_EQ(test, p2pdma_pool_size(p2p), size);
+	KUNIT_EXPECT_EQ(test, p2pdma_pool_avail(p2p), avail);
+	KUNIT_EXPECT_TRUE(test, pci_has_p2pmem(pdev));
+}
+
+/* Another device whose route from @provider is @map, see below. */
+static struct pci_dev *p2pdma_find_client(struct kunit *test,
+					  struct pci_dev *provider,
+					  enum pci_p2pdma_map_type map,
+					  u64 dma_limit);
+
+/*
+ * pci_restore_state() re-enables ACS after a reset or resume without any
+ * device coming or going: if it leaves redirection on, the cached verdicts
+ * must go; if it leaves it off, they stay (a stale refusal is safe).
+ */
+static void pci_p2pdma_restore_forgets(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct pci_dev *client, *port = NULL;
+	struct device *dev;
+	u16 ctrl;
+
+	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR, 0);
+	if (!client)
+		client = provider;
+	dev = &client->dev;
+	for_each_pci_dev(port)
+		if (port->acs_cap && pci_is_bridge(port))
+			break;
+	if (!port)
+		kunit_skip(test, "no port with ACS to restore");
+	p2pdma_defer(test, p2pdma_test_put_pdev, port);
+	KUNIT_ASSERT_EQ(test, pci_read_config_word(port, port->acs_cap +
+						   PCI_ACS_CTRL, &ctrl), 0);
+	if (ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC))
+		kunit_skip(test, "%s redirects already", pci_name(port));
+
+	KUNIT_ASSERT_GE(test, pci_p2pdma_distance_many(provider, &dev, 1,
+						       false), 0);
+	KUNIT_ASSERT_EQ(test, p2pdma_cached_map_type(provider, client),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+
+	pci_save_state(port);
+	pci_restore_state(port);
+	KUNIT_EXPECT_EQ(test, p2pdma_cached_map_type(provider, client),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+
+	/* Redirection on, as a restore with an IOMMU leaves it. */
+	pci_write_config_word(port, port->acs_cap + PCI_ACS_CTRL,
+			      ctrl | PCI_ACS_RR);
+	pci_save_state(port);
+	pci_restore_state(port);
+	KUNIT_EXPECT_EQ(test, p2pdma_cached_map_type(provider, client),
+			PCI_P2PDMA_MAP_UNKNOWN);
+	pci_write_config_word(port, port->acs_cap + PCI_ACS_CTRL, ctrl);
 }
 
 /* ---- DMA mapping of p2pmem ---- */
@@ -1930,7 +2432,7 @@ static struct pci_dev *p2pdma_find_client(struct kunit *test,
 		    pdev->class >> 8 == PCI_CLASS_BRIDGE_HOST ||
 		    dma_get_mask(&pdev->dev) < dma_limit)
 			continue;
-		p2pdma_route(provider, pdev, &r);
+		p2pdma_compute_route(provider, pdev, &r);
 		if (r.map == map)
 			break;
 	}
@@ -2070,7 +2572,7 @@ static void pci_p2pdma_map_override(struct kunit *test)
 		kunit_skip(test, "every device can reach %s",
 			   pci_name(provider));
 	p2pdma_hb_param_take(test);
-	p2pdma_route(provider, client, &r);
+	p2pdma_compute_route(provider, client, &r);
 	if (r.map != PCI_P2PDMA_MAP_NOT_SUPPORTED || !r.host_bridge_id)
 		kunit_skip(test, "%s is not refused by an identified host bridge",
 			   pci_name(client));
@@ -2116,6 +2618,7 @@ static struct kunit_case pci_p2pdma_topology_cases[] = {
 	KUNIT_CASE_PARAM(pci_p2pdma_route, fake_scenario_gen_params),
 	KUNIT_CASE(pci_p2pdma_distance_many_sum),
 	KUNIT_CASE(pci_p2pdma_distance_many_refused),
+	KUNIT_CASE(pci_p2pdma_distance_many_domains),
 	KUNIT_CASE(pci_p2pdma_distance_many_blocked),
 	KUNIT_CASE(pci_p2pdma_route_acs_live),
 	{}
@@ -2131,6 +2634,8 @@ static struct kunit_case pci_p2pdma_host_bridges_cases[] = {
 			 p2pdma_hb_case_gen_params),
 	KUNIT_CASE(pci_p2pdma_host_bridges_parse_max),
 	KUNIT_CASE(pci_p2pdma_host_bridges_override),
+	KUNIT_CASE_PARAM(pci_p2pdma_host_bridge_list,
+			 p2pdma_rc_fact_gen_params),
 	{}
 };
 
@@ -2145,6 +2650,10 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE(pci_p2pdma_alloc_sgl),
 	KUNIT_CASE_SLOW(pci_p2pdma_alloc_concurrent),
 	KUNIT_CASE(pci_p2pdma_distance_cached),
+	KUNIT_CASE(pci_p2pdma_restore_forgets),
+	KUNIT_CASE(pci_p2pdma_sgl_cross_cpu),
+	KUNIT_CASE(pci_p2pdma_find_many_choice),
+	KUNIT_CASE(pci_p2pdma_add_resource_refused),
 	KUNIT_CASE(pci_p2pdma_map_self),
 	KUNIT_CASE(pci_p2pdma_map_near),
 	KUNIT_CASE(pci_p2pdma_map_refused),

@@ -62,6 +62,24 @@ nvme_bdf() {
 	basename "$(readlink -f "/sys/class/nvme/$c/device")"
 }
 
+# ivshmem_bdf ID: the PCI address of the ivshmem-plain device ID of the
+# topology, told apart from the others by the size of its BAR2.
+ivshmem_bdf() {
+	local e size d
+	for e in $IVSHMEM; do
+		[ "${e%%:*}" = "$1" ] || continue
+		size=${e#*:}
+		size=$((${size%%:*} * 1048576))
+		for d in /sys/bus/pci/devices/*; do
+			[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1af4:0x1110 ] ||
+				continue
+			set -- $(sed -n 3p "$d/resource")
+			[ $(($2 - $1 + 1)) = "$size" ] && { basename "$d"; return 0; }
+		done
+	done
+	return 1
+}
+
 # nvme_ns SERIAL [NSID]: the block device node of a namespace (default 1).
 nvme_ns() {
 	local c b

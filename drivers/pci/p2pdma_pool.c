@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PCI peer-to-peer DMA: a provider's free space.
+ *
+ * Copyright (c) 2026 The p2pdma authors
+ *
+ * genalloc owns the free space of all ranges of a provider, one bit per
+ * page.  Allocations are whole pages: userspace gets pages, and a page
+ * never holds two allocations, so a page can come back on its own.  Every
+ * allocation also takes pins on the range it came from (its pgmap's percpu
+ * ref), which is what keeps the memory mapped until it comes back.
+ */
+
+#define pr_fmt(fmt) "pci-p2pdma: " fmt
+
+#include <linux/genalloc.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/percpu-refcount.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <kunit/visibility.h>
+
+#include "p2pdma.h"
+
+/**
+ * p2pdma_range_page() - the page of @range holding @addr
+ * @range: a range of a provider
+ * @addr: a kernel address inside @range
+ *
+ * Return: the struct page of @addr.
+ */
+struct page *p2pdma_range_page(struct p2pdma_range *range, void *addr)
+{
+	unsigned long index = (addr - range->kaddr) >> PAGE_SHIFT;
+
+	return pfn_to_page(PHYS_PFN(range->pgmap.range.start) + index);
+}
+
+static void *p2pdma_page_addr(struct page *page)
+{
+	struct p2pdma_range *range;
+	unsigned long index;
+
+	range = container_of(page->pgmap, struct p2pdma_range, pgmap);
+	index = page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start);
+	return range->kaddr + (index << PAGE_SHIFT);
+}
+
+/**
+ * p2pdma_find_range() - the range of @p2p that holds @addr
+ * @p2p: the provider
+ * @addr: any kernel address
+ *
+ * Called under rcu_read_lock(), or with an allocation from @p2p held.
+ *
+ * Return: the range, or NULL if @addr is not memory of @p2p.
+ */
+struct p2pdma_range *p2pdma_find_range(struct pci_p2pdma *p2p, void *addr)
+{
+	struct p2pdma_range *range;
+
+	list_for_each_entry_rcu(range, &p2p->ranges, node, true)
+		if (addr >= range->kaddr && addr < range->kaddr + range->size)
+			return range;
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_find_range);
+
+static void p2pdma_reap_work(struct work_struct *work);
+
+int p2pdma_pool_init(struct pci_p2pdma *p2p, int nid)
+{
+	p2p->pool = gen_pool_create(PAGE_SHIFT, nid);
+	if (!p2p->pool)
+		return -ENOMEM;
+	atomic_long_set(&p2p->in_use, 0);
+	init_waitqueue_head(&p2p->idle_wq);
+	spin_lock_init(&p2p->freed_lock);
+	INIT_DELAYED_WORK(&p2p->reap_work, p2pdma_reap_work);
+	return 0;
+}
+
+/* Only once nothing is allocated any more. */
+void p2pdma_pool_destroy(struct pci_p2pdma *p2p)
+{
+	gen_pool_destroy(p2p->pool);
+}
+
+size_t p2pdma_pool_size(struct pci_p2pdma *p2p)
+{
+	return gen_pool_size(p2p->pool);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_size);
+
+int p2pdma_pool_add(struct pci_p2pdma *p2p, struct p2pdma_range *range)
+{
+	return gen_pool_add_owner(p2p->pool, (unsigned long)range->kaddr,
+				  range->pgmap.range.start, range->size,
+				  dev_to_node(&p2p->pdev->dev), range);
+}
+
+/* Safe in any context: genalloc's bitmap is updated with atomics. */
+static void *p2pdma_pool_alloc(struct pci_p2pdma *p2p, size_t size,
+			       struct p2pdma_range **range)
+{
+	void *addr;
+
+	addr = (void *)gen_pool_alloc_owner(p2p->pool, size, (void **)range);
+	if (addr)
+		atomic_long_add(PAGE_ALIGN(size), &p2p->in_use);
+	return addr;
+}
+
+static void p2pdma_pool_free(struct pci_p2pdma *p2p, void *addr, size_t size)
+{
+	gen_pool_free(p2p->pool, (unsigned long)addr, size);
+	atomic_long_sub(PAGE_ALIGN(size), &p2p->in_use);
+}
+
+/* "available": the pool minus what is handed out, parked pages included. */
+size_t p2pdma_pool_avail(struct pci_p2pdma *p2p)
+{
+	return p2pdma_pool_size(p2p) - atomic_long_read(&p2p->in_use);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_avail);
+
+bool p2pdma_pool_idle(struct pci_p2pdma *p2p)
+{
+	return !atomic_long_read(&p2p->in_use);
+}
+
+/* Must be called under rcu_read_lock(), see percpu_ref_tryget_live_rcu(). */
+static bool p2pdma_range_pin(struct p2pdma_range *range, unsigned long nr)
+{
+	if (!percpu_ref_tryget_live_rcu(&range->pgmap.ref))
+		return false;
+	if (nr > 1)
+		percpu_ref_get_many(&range->pgmap.ref, nr - 1);
+	return true;
+}
+
+/**
+ * p2pdma_give_back() - return memory to the pool and drop its pins
+ * @range: the range it came from
+ * @addr: its kernel address
+ * @size: its size
+ * @nr_pins: pins it holds on @range
+ *
+ * Runs in any context: page_free may be called from an I/O completion
+ * interrupt.
+ */
+void p2pdma_give_back(struct p2pdma_range *range, void *addr, size_t size,
+		      unsigned long nr_pins)
+{
+	struct pci_p2pdma *p2p = range->p2p;
+
+	p2pdma_pool_free(p2p, addr, size);
+	/* wq_has_sleeper() orders the free before teardown's idle check. */
+	if (wq_has_sleeper(&p2p->idle_wq))
+		wake_up(&p2p->idle_wq);
+	/* Last: once the pins are gone the provider may be freed. */
+	percpu_ref_put_many(&range->pgmap.ref, nr_pins);
+}
+
+/*
+ * Pages that userspace mapped come back through page_free, called when
+ * their refcount drops to 0; the core sets it back to 1 only after the
+ * callback returns.  A page back in the pool before that could be handed
+ * out with no reference at all (vm_insert_page() refuses it, a kernel user
+ * would have its get_page() undone), so page_free only parks the page and
+ * the reap work returns it once the reset is visible.
+ *
+ * Only the work reaps: a munmap() of a large mapping parks millions of
+ * pages, and walking them belongs in process context with cond_resched(),
+ * not in an allocation that may run with interrupts off.  It runs after
+ * P2PDMA_REAP_DELAY so that one pass collects a whole munmap(); callers
+ * that can sleep and need the pages now use p2pdma_reap_sync().
+ */
+#define P2PDMA_REAP_DELAY	msecs_to_jiffies(20)
+/* Pages reaped between two chances to reschedule. */
+#define P2PDMA_REAP_BATCH	512
+
+static void p2pdma_page_free(struct page *page)
+{
+	struct pci_p2pdma *p2p;
+	unsigned long flags;
+
+	p2p = container_of(page->pgmap, struct p2pdma_range, pgmap)->p2p;
+	spin_lock_irqsave(&p2p->freed_lock, flags);
+	page->zone_device_data = p2p->freed;
+	p2p->freed = page;
+	spin_unlock_irqrestore(&p2p->freed_lock, flags);
+
+	queue_delayed_work(system_wq, &p2p->reap_work, P2PDMA_REAP_DELAY);
+}
+
+const struct dev_pagemap_ops p2pdma_pgmap_ops = {
+	.page_free = p2pdma_page_free,
+};
+
+/*
+ * A run of neighbouring reaped pages: munmap() parks a mapping's pages one
+ * after the other, so each run goes back as one block, which costs the
+ * pool one free instead of one per page.
+ */
+struct p2pdma_run {
+	struct page *first;
+	unsigned long pfn;
+	unsigned long nr;
+};
+
+static void p2pdma_run_give_back(struct p2pdma_run *run)
+{
+	struct page *first = run->first;
+
+	if (!run->nr)
+		return;
+	p2pdma_give_back(container_of(first->pgmap, struct p2pdma_range, pgmap),
+			 p2pdma_page_addr(first), run->nr << PAGE_SHIFT,
+			 run->nr);
+	run->nr = 0;
+}
+
+/* Add @page to @run if it is a neighbour in the same range, else flush. */
+static void p2pdma_run_add(struct p2pdma_run *run, struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+
+	if (run->nr && page->pgmap == run->first->pgmap) {
+		if (pfn + 1 == run->pfn) {
+			run->first = page;
+			run->pfn = pfn;
+			run->nr++;
+			return;
+		}
+		if (pfn == run->pfn + run->nr) {
+			run->nr++;
+			return;
+		}
+	}
+	p2pdma_run_give_back(run);
+	run->first = page;
+	run->pfn = pfn;
+	run->nr = 1;
+}
+
+/*
+ * Return every parked page whose refcount is back to 1 to the pool; the
+ * others are parked again.  Process context only.
+ */
+static void p2pdma_reap(struct pci_p2pdma *p2p)
+{
+	struct page *page, *next, *keep = NULL, *keep_last = NULL;
+	struct p2pdma_run run = { .nr = 0 };
+	unsigned long flags, seen = 0;
+
+	spin_lock_irqsave(&p2p->freed_lock, flags);
+	page = p2p->freed;
+	p2p->freed = NULL;
+	spin_unlock_irqrestore(&p2p->freed_lock, flags);
+
+	for (; page; page = next) {
+		next = page->zone_device_data;
+		if (page_ref_count(page) != 1) {
+			page->zone_device_data = keep;
+			keep = page;
+			if (!keep_last)
+				keep_last = page;
+		} else {
+			page->zone_device_data = NULL;
+			p2pdma_run_add(&run, page);
+		}
+		if (!(++seen % P2PDMA_REAP_BATCH))
+			cond_resched();
+	}
+	p2pdma_run_give_back(&run);
+
+	if (keep) {
+		spin_lock_irqsave(&p2p->freed_lock, flags);
+		keep_last->zone_device_data = p2p->freed;
+		p2p->freed = keep;
+		spin_unlock_irqrestore(&p2p->freed_lock, flags);
+	}
+}
+
+static void p2pdma_reap_work(struct work_struct *work)
+{
+	struct pci_p2pdma *p2p = container_of(to_delayed_work(work),
+					      struct pci_p2pdma, reap_work);
+
+	p2pdma_reap(p2p);
+	/* A page caught between page_free and its reset: look again soon. */
+	if (READ_ONCE(p2p->freed))
+		queue_delayed_work(system_wq, &p2p->reap_work, 1);
+}
+
+/**
+ * p2pdma_reap_sync() - return parked pages to the pool now
+ * @p2p: the provider
+ *
+ * Runs the reap work at once and waits for it.  May sleep.
+ */
+void p2pdma_reap_sync(struct pci_p2pdma *p2p)
+{
+	if (!READ_ONCE(p2p->freed))
+		return;
+	mod_delayed_work(system_wq, &p2p->reap_work, 0);
+	flush_delayed_work(&p2p->reap_work);
+}
+
+/**
+ * p2pdma_alloc_pinned() - allocate and pin peer-to-peer memory
+ * @pdev: the provider
+ * @size: bytes, rounded up to whole pages
+ * @nr_pins: pins to take on the range the memory comes from
+ * @need_published: fail unless the provider is published
+ * @rangep: set to that range
+ *
+ * A provider being torn down is marked dying before teardown waits for its
+ * allocations (after an RCU grace period), so an allocation either fails
+ * or is counted in what teardown waits for.  Safe in atomic context.
+ *
+ * Return: the kernel address of the memory, or NULL.
+ */
+void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
+			  unsigned long nr_pins, bool need_published,
+			  struct p2pdma_range **rangep)
+{
+	struct p2pdma_range *range;
+	struct pci_p2pdma *p2p;
+	void *addr = NULL;
+
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	if (!p2p || !p2pdma_usable(p2p) ||
+	    (need_published && !READ_ONCE(p2p->published)))
+		goto out;
+
+	addr = p2pdma_pool_alloc(p2p, size, &range);
+	if (!addr) {
+		/* Pages parked by a munmap() will be back shortly. */
+		if (READ_ONCE(p2p->freed))
+			mod_delayed_work(system_wq, &p2p->reap_work, 0);
+		goto out;
+	}
+
+	if (!p2pdma_range_pin(range, nr_pins)) {
+		p2pdma_pool_free(p2p, addr, size);
+		addr = NULL;
+		goto out;
+	}
+	*rangep = range;
+out:
+	rcu_read_unlock();
+	return addr;
+}
