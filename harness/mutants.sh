@@ -48,7 +48,7 @@ die() { echo "mutants: $*" >&2; exit 2; }
 MUTANTS=(
 'map-page-off|core|drivers/pci/p2pdma*.c|sg->dma_address\s*=[^;]*bus_off[^;]*\K;| + PAGE_SIZE;|integration:one-switch:abi|a bus address off by one page in pci_p2pdma_map_segment()'
 'acs-ignored|core|drivers/pci/p2pdma*.c|return ctrl & \(PCI_ACS_RR[^;]*;|return false;|kunit|ACS P2P redirect never seen on a port'
-'all-bridges-allowlisted|core|drivers/pci/p2pdma*.c|return p2pdma_rc_allowlisted\([^;]*;|return true;|integration:pairs-one-switch|every host bridge treated as allowlisted'
+'all-bridges-allowlisted|core|drivers/pci/p2pdma*.c|if \(p2pdma_overridden\(id\)\)|if (true)|integration:pairs-one-switch|every host bridge treated as allowlisted'
 'pool-free-slip|core|drivers/pci/p2pdma*.c|atomic_long_sub\(PAGE_ALIGN\(size\)\K| - (size > PAGE_SIZE ? PAGE_SIZE : 0)|integration:one-switch:abi|a multi-page free gives back one page too few to the pool accounting'
 'sparse-in-header|core|drivers/pci/p2pdma.h|\n#endif[^\n]*\n*\z|\nstatic __maybe_unused u32 p2pdma_mutant(void __iomem *p)\n{\n\tu32 *q = p;\n\n\treturn *q;\n}\n#endif\n|static|an __iomem pointer used as a plain one in our private header (sparse)'
 'script-dies-early|script|pairs.sh|\nktap_plan |\nexit 1\nktap_plan |integration:pairs-one-switch|a guest script that exits before its KTAP plan'
