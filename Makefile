@@ -7,6 +7,7 @@
 #   make check           every test CI runs; last line "N passed, N failed"
 #   make check-debug     KUnit, integration and reliability on the debug kernel
 #   make bench           our core against the base tree's, last line the speedup
+#   make check-mutants   deliberate defects the suite must each notice
 #
 # Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
 
@@ -20,11 +21,11 @@ KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 iproute2 gcc make patch kmod xfsprogs
+	   python3 iproute2 gcc libc6-dev make patch kmod perl xfsprogs
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke bench-cold
+	clean distclean help bench bench-smoke bench-cold check-mutants
 
 all: kernel
 
@@ -38,7 +39,9 @@ deps:
 		echo "  DEPS    installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	else echo "run as root: apt-get install" $$missing; exit 1; fi
+	else echo "Missing packages; as root, run:"; \
+		echo "apt-get update && apt-get install -y --no-install-recommends" $$missing; \
+		exit 1; fi
 
 prepare:
 	@harness/prepare.sh $(OUT) $(IMPL)
@@ -53,10 +56,12 @@ tools:
 initramfs: tools
 	@harness/mkinitramfs.sh $(OUT)
 
-demo: kernel initramfs
+# The two commands of a fresh clone install what they need first (deps).
+demo: deps
+	@$(MAKE) --no-print-directory kernel initramfs
 	@IMPL=$(IMPL) harness/demo.sh $(KERNEL)
 
-check:
+check: deps
 	@IMPL=$(IMPL) DEBUG=$(DEBUG) harness/check.sh
 
 kunit: kernel initramfs
@@ -71,7 +76,7 @@ reliability: kernel initramfs
 # The debug kernel (KASAN, lockdep, kmemleak, ...) through KUnit, the
 # integration suite and the reliability scenarios; -quick is the subset
 # that fits in CI next to "make check".
-check-debug:
+check-debug: deps
 	@IMPL=$(IMPL) DEBUG=1 harness/check.sh debug
 
 check-debug-quick:
@@ -90,6 +95,11 @@ bench-smoke:
 
 bench-cold:
 	@harness/bench-cold.sh
+
+# Deliberate defects, one at a time, each of which the suite must notice;
+# see harness/mutants.sh and README.md ("Mutation check").  Needs root.
+check-mutants: deps
+	@harness/mutants.sh $(MUTANTS)
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.

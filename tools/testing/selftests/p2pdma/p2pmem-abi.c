@@ -1163,15 +1163,18 @@ static int t_odirect_read(void)
 }
 
 /*
- * Read a range into p2pmem, check it, and write the same bytes back from
- * p2pmem: the device content does not change, and the write path is
- * exercised.  Nothing is written unless the read was correct.
+ * Read a range into p2pmem and check it; then fill the mapping with a new
+ * pattern, write it to the device from p2pmem and read the device back into
+ * host memory: it must hold the new pattern, so a write that moved no data
+ * or the wrong pages fails.  The original content is put back from host
+ * memory.  Nothing is written unless the read was correct.
  */
 static int odirect_write_back(struct dev_io *d)
 {
 	size_t len = d->len;
 	char *p, *check = NULL;
 	ssize_t n;
+	long bad;
 	int ret;
 
 	p = map_alloc(len, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
@@ -1183,6 +1186,16 @@ static int odirect_write_back(struct dev_io *d)
 		ret = compare_map(p, d->host, len, 0);
 	if (ret)
 		goto out;
+	if (posix_memalign((void **)&check, page, len)) {
+		ret = fail("out of memory");
+		goto out;
+	}
+	fill_words(check, len, 71);
+	if (!memcmp(check, d->host, len)) {
+		ret = fail("the device already holds the new pattern");
+		goto out;
+	}
+	fill_words(p, len, 71);
 	n = pwrite(d->direct, p, len, 0);
 	if (n != (ssize_t)len) {
 		ret = n < 0 ? fail("O_DIRECT write from p2pmem: %s",
@@ -1191,13 +1204,20 @@ static int odirect_write_back(struct dev_io *d)
 				   n, len);
 		goto out;
 	}
-	if (posix_memalign((void **)&check, page, len)) {
-		ret = fail("out of memory");
-		goto out;
-	}
+	memset(check, 0, len);
 	ret = pread_full(d->direct, check, len, 0, "O_DIRECT read to host");
-	if (!ret && memcmp(check, d->host, len))
-		ret = fail("device content changed by writing it back from p2pmem");
+	if (!ret) {
+		bad = check_words(check, len, 71);
+		if (bad >= 0)
+			ret = fail("device lacks the pattern written from p2pmem at offset %ld",
+				   bad);
+	}
+	/* Put the original content back, through host memory. */
+	memcpy(check, d->host, len);
+	n = pwrite(d->direct, check, len, 0);
+	if (n != (ssize_t)len && !ret)
+		ret = fail("restoring the device content: %s",
+			   n < 0 ? strerror(errno) : "short write");
 out:
 	free(check);
 	munmap(p, len);
@@ -1322,8 +1342,9 @@ static void show_synopsis(FILE *f)
 		"Test the p2pmem sysfs and mmap ABI of one provider; KTAP on stdout.\n"
 		"PROVIDER is a PCI address or serial:SERIAL (that NVMe controller's PCI\n"
 		"function).  DEV, a path, serial:SERIAL[/NSID] or pci:BDF[/NSID], adds\n"
-		"O_DIRECT tests; odirect_write_back rewrites the first 256 KiB of DEV\n"
-		"with its own content unless --no-write is given.\n"
+		"O_DIRECT tests; odirect_write_back writes a pattern to the first 256 KiB\n"
+		"of DEV from p2pmem, reads it back, and restores the old content\n"
+		"(unless --no-write is given).\n"
 		"Exit 0 if every test passed or was skipped, 1 otherwise, 2 on bad usage.\n");
 }
 
