@@ -47,8 +47,12 @@ kernel:
 	@mkdir -p $(OUT)
 	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG)
 
+# The test programs, and the topology tool built in the kernel tree it
+# belongs to (tools/pci/p2pdma), all static for the guests' initramfs.
 tools:
 	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools
+	@harness/prepare.sh $(OUT) ours >/dev/null
+	@$(MAKE) -s -C $(OUT)/src-ours/tools/pci/p2pdma OUTPUT=$(OUT)/tools/ LDFLAGS=-static
 
 initramfs: tools
 	@harness/mkinitramfs.sh $(OUT)

@@ -39,7 +39,8 @@ kernel_files() {
 tool_files() {
 	(cd "$TOP" && ls tools/testing/selftests/p2pdma/*.[ch] \
 		tools/testing/selftests/p2pdma/hold/*.c \
-		tools/testing/selftests/p2pdma/bench/*.c 2>/dev/null)
+		tools/testing/selftests/p2pdma/bench/*.c \
+		tools/pci/p2pdma/*.c 2>/dev/null)
 }
 
 static_checks() {
@@ -228,6 +229,16 @@ integration_stage() {
 	guest fio one-switch fio.sh
 	guest nvmet one-switch nvmet.sh
 	guest donor donor donor.sh
+	topo_tool_stage
+}
+
+# The topology tool (tools/pci/p2pdma) against every topology's expectations.
+topo_tool_stage() {
+	local t
+	for t in "$TOP"/harness/topologies/*.topo; do
+		t=$(basename "$t" .topo)
+		guest "topo-tool-$t" "$t" topo-tool.sh
+	done
 }
 
 # The out-of-tree module the reliability scenarios load to hold kernel
