@@ -20,11 +20,11 @@ KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 iproute2 gcc make patch kmod
+	   python3 python3-ply python3-git iproute2 gcc make patch kmod
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke bench-cold
+	clean distclean help bench bench-smoke bench-cold patchset check-bisect
 
 all: kernel
 
@@ -94,6 +94,15 @@ bench-smoke:
 
 bench-cold:
 	@harness/bench-cold.sh
+
+# Our work as a git format-patch series with a cover letter against the
+# pinned base ($(OUT)/patchset); check-bisect applies it with git am,
+# runs checkpatch on every patch and builds every step.
+patchset:
+	@harness/patchset.sh make
+
+check-bisect:
+	@harness/patchset.sh bisect
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.

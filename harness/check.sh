@@ -5,7 +5,7 @@
 # KUnit in QEMU, the integration suite in QEMU.  Every result is one line;
 # the summary's last line is "N passed, N failed"; exit status 1 on failure.
 #
-# usage: check.sh [static|kunit|integration|reliability|build|all|debug|debug-quick]
+# usage: check.sh [static|kunit|integration|reliability|build|patchset|all|debug|debug-quick]
 #                 [TOPOLOGY[:SCENARIO]|SCENARIO]
 #   debug: KUnit, integration and reliability on the DEBUG=1 kernel (KASAN,
 #   lockdep, kmemleak, ...); debug-quick: the subset of it CI can afford.
@@ -73,6 +73,21 @@ static_checks() {
 			else echo "$log" | head -n 20; fail "checkpatch --strict $d/$p"; fi
 		done
 	done
+}
+
+# The series of make patchset: git am on the pristine base, checkpatch
+# --strict on every patch, and its last step equal to make source.
+# (make check-bisect also builds every step.)
+patchset_stage() {
+	local line
+	[ "$IMPL" = ours ] || { echo "  (the patch series is made of our files only)"; return; }
+	while IFS= read -r line; do
+		case $line in
+		"  PASS  "*) pass "patchset: ${line#  PASS  }" ;;
+		"  FAIL  "*) fail "patchset: ${line#  FAIL  }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$TOP/harness/patchset.sh" apply 2>&1)
 }
 
 # The kernel, the guests' initramfs, and the contract that the tree builds
@@ -339,6 +354,7 @@ build) build_checks ;;
 kunit) kunit_stage ;;
 integration) integration_stage ;;
 reliability) reliability_stage ;;
+patchset) patchset_stage ;;
 debug|debug-quick)
 	[ "$DEBUG" = 1 ] || { echo "check.sh: $STAGE needs DEBUG=1"; exit 2; }
 	t0=$(date +%s)
@@ -363,6 +379,7 @@ debug|debug-quick)
 all)
 	build_checks
 	static_checks
+	patchset_stage
 	kunit_stage
 	integration_stage
 	reliability_stage
@@ -371,6 +388,6 @@ all)
 	;;
 bench) bench_smoke ;;
 debug-subset) debug_subset ;;
-*) echo "usage: check.sh [static|build|kunit|integration|reliability|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 summary
