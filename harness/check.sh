@@ -5,7 +5,7 @@
 # KUnit in QEMU, the integration suite in QEMU.  Every result is one line;
 # the summary's last line is "N passed, N failed"; exit status 1 on failure.
 #
-# usage: check.sh [static|kunit|integration|reliability|build|patchset|all|debug|debug-quick]
+# usage: check.sh [static|kunit|integration|reliability|build|patchset|deb|all|debug|debug-quick]
 #                 [TOPOLOGY[:SCENARIO]|SCENARIO]
 #   debug: KUnit, integration and reliability on the DEBUG=1 kernel (KASAN,
 #   lockdep, kmemleak, ...); debug-quick: the subset of it CI can afford.
@@ -88,6 +88,30 @@ patchset_stage() {
 		*) echo "$line" ;;
 		esac
 	done < <("$TOP/harness/patchset.sh" apply 2>&1)
+}
+
+# make deb from the test configuration: the packages' contents, then the
+# kernel and module taken out of the linux-image package, booted on the
+# demo machine.
+deb_stage() {
+	local line deb=$OUT/deb
+	[ "$IMPL" = ours ] || { echo "  (packages are built with our core only)"; return; }
+	while IFS= read -r line; do
+		case $line in
+		"  PASS  "*) pass "${line#  PASS  }" ;;
+		"  FAIL  "*) fail "${line#  FAIL  }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$TOP/harness/deb.sh" check 2>&1)
+	[ -f "$deb/release" ] || return
+	mkdir -p "$deb/modules"
+	rm -f "$deb/modules"/*.ko
+	find "$deb/root/lib/modules" -name p2pmem-pci.ko -exec cp {} "$deb/modules/" \;
+	# guest() boots $KERNEL with $MODULES: the packaged ones, here.
+	local KERNEL=$deb/root/boot/vmlinuz-$(cat "$deb/release") MODULES=$deb/modules
+	GUEST_FILES=("$deb/release")
+	guest deb-boot one-switch deb-boot.sh
+	GUEST_FILES=()
 }
 
 # The kernel, the guests' initramfs, and the contract that the tree builds
@@ -355,6 +379,7 @@ kunit) kunit_stage ;;
 integration) integration_stage ;;
 reliability) reliability_stage ;;
 patchset) patchset_stage ;;
+deb) deb_stage ;;
 debug|debug-quick)
 	[ "$DEBUG" = 1 ] || { echo "check.sh: $STAGE needs DEBUG=1"; exit 2; }
 	t0=$(date +%s)
@@ -383,11 +408,12 @@ all)
 	kunit_stage
 	integration_stage
 	reliability_stage
+	deb_stage
 	bench_smoke
 	[ "${CHECK_DEBUG:-1}" = 0 ] || debug_subset
 	;;
 bench) bench_smoke ;;
 debug-subset) debug_subset ;;
-*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|deb|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 summary
