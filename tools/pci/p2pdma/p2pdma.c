@@ -536,6 +536,36 @@ static const char *short_name(const char *bdf, bool all_zero)
 	return all_zero ? bdf + 5 : bdf;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/*
+ * The number of the first footnote, in matrix order, with the reason and
+ * remedy of refused route R.
+ */
+static int same_note(const struct routes *rs, const struct names *prov,
+		     const struct names *cli, const struct route *r)
+{
+	const struct route *o;
+	size_t i, j;
+	int note = 0;
+
+	for (i = 0; i < prov->n; i++) {
+		for (j = 0; j < cli->n; j++) {
+			o = find_route(rs, prov->name[i], cli->name[j]);
+			if (!o || !refused(o))
+				continue;
+			note++;
+			if (same_text(o->reason, r->reason) &&
+			    same_text(o->remedy, r->remedy))
+				return note;
+		}
+	}
+	return note;
+}
+
 /* One matrix column, padded to WIDTH unless it ends the line. */
 static void column(const char *text, int width, bool last)
 {
@@ -552,7 +582,7 @@ static int cmd_topo(void)
 	char c[NAME_LEN], id[NAME_LEN], drv[NAME_LEN];
 	const struct route *r;
 	bool all_zero = true;
-	int width = 0, pwidth = 0, w, note = 0;
+	int width = 0, pwidth = 0, w, note = 0, first;
 	size_t i, j;
 
 	for (i = 0; i < rs.n; i++) {
@@ -655,9 +685,16 @@ static int cmd_topo(void)
 			r = find_route(&rs, prov.name[i], cli.name[j]);
 			if (!r || !refused(r))
 				continue;
-			printf("  [%d] %s into %s: %s\n", ++note,
+			printf("  [%d] %s into %s: ", ++note,
 			       short_name(r->client, all_zero),
-			       short_name(r->provider, all_zero), r->reason);
+			       short_name(r->provider, all_zero));
+			/* A reason and remedy given already are referred to. */
+			first = same_note(&rs, &prov, &cli, r);
+			if (first < note) {
+				printf("as [%d]\n", first);
+				continue;
+			}
+			printf("%s\n", r->reason);
 			print_remedy("      ", r->remedy);
 		}
 	}
