@@ -7,6 +7,8 @@
 #   make check           every test CI runs; last line "N passed, N failed"
 #   make check-debug     KUnit, integration and reliability on the debug kernel
 #   make bench           our core against the base tree's, last line the speedup
+#   make patchset        a git format-patch series ($(OUT)/patchset); check-bisect
+#   make deb             Debian packages (KCONFIG=.config) in $(OUT)/deb
 #
 # Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
 
@@ -20,11 +22,12 @@ KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 python3-ply python3-git iproute2 gcc make patch kmod
+	   python3 python3-ply python3-git iproute2 gcc make patch kmod \
+	   debhelper rsync
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke bench-cold patchset check-bisect
+	clean distclean help bench bench-smoke bench-cold patchset check-bisect deb
 
 all: kernel
 
@@ -103,6 +106,11 @@ patchset:
 
 check-bisect:
 	@harness/patchset.sh bisect
+
+# Debian packages of the kernel with our series ($(OUT)/deb), from KCONFIG
+# (default: /boot/config-$(uname -r), else Debian's 6.12 configuration).
+deb:
+	@harness/deb.sh build $(KCONFIG)
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.
