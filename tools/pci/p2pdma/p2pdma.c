@@ -335,7 +335,7 @@ static __noreturn void no_routes(int err)
 		    routes_path(), strerror(err));
 	if (err == ENOENT)
 		die(EXIT_TROUBLE,
-		    "%s does not exist: this kernel has no p2pdma route report (CONFIG_PCI_P2PDMA=y and a kernel with the p2pdma route report are needed)",
+		    "%s does not exist: this kernel has no p2pdma route report; it needs CONFIG_PCI_P2PDMA=y and a p2pdma core that reports its routes",
 		    routes_path());
 	die(EXIT_TROUBLE, "cannot read %s: %s", routes_path(), strerror(err));
 }
