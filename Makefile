@@ -22,7 +22,7 @@ KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 python3-ply python3-git iproute2 gcc make patch kmod \
+	   python3 python3-ply python3-git iproute2 gcc make patch kmod xfsprogs \
 	   debhelper rsync
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \

@@ -56,6 +56,6 @@ cp "$BUILD/arch/x86/boot/bzImage" "$OUT/bzImage"
 # Modules the guests load (our KUnit suite, the benchmark).
 mkdir -p "$OUT/modules-$TAG"
 rm -f "$OUT/modules-$TAG"/*.ko
-find "$BUILD/drivers/pci" -name '*.ko' -exec cp {} "$OUT/modules-$TAG/" \;
+find "$BUILD/drivers/pci" "$BUILD/block" -name '*.ko' -exec cp {} "$OUT/modules-$TAG/" \;
 echo "$(cat "$OUT/base-version")" > "$OUT/modules-$TAG/.kernelversion"
 echo "  KERNEL  $OUT/bzImage-$TAG (Linux $(cat "$OUT/base-version"), p2pdma $IMPL)"

@@ -268,6 +268,8 @@ integration_stage() {
 	guest fio one-switch fio.sh
 	guest nvmet one-switch nvmet.sh
 	guest donor donor donor.sh
+	guest copy-range one-switch copy-range.sh
+	guest copy-donor donor-copy copy-donor.sh
 	topo_tool_stage
 }
 

@@ -33,7 +33,7 @@ copy_with_libs() {
 	done
 }
 copy_with_libs "$(command -v fio)"
-for tool in rdma; do
+for tool in rdma xfs_io; do
 	command -v "$tool" >/dev/null && copy_with_libs "$(command -v "$tool")"
 done
 

@@ -150,25 +150,27 @@ struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 					 unsigned int *nents, u32 length)
 {
 	struct p2pdma_range *range;
-	struct scatterlist *sgl;
-	void *buf;
+	struct scatterlist *list;
+	void *mem;
 
-	sgl = kmalloc(sizeof(*sgl), GFP_KERNEL);
-	if (!sgl)
+	mem = length ? p2pdma_alloc_pinned(pdev, length, 1, false, &range) :
+		       NULL;
+	if (!mem)
 		return NULL;
 
-	buf = length ? p2pdma_alloc_pinned(pdev, length, 1, false, &range) :
-		       NULL;
-	if (!buf) {
-		kfree(sgl);
+	/*
+	 * One entry, as the allocator hands out contiguous blocks; its page
+	 * comes from the range, not from virt_to_page() as in sg_init_one().
+	 */
+	list = kmalloc_array(1, sizeof(*list), GFP_KERNEL);
+	if (!list) {
+		p2pdma_give_back(range, mem, length, 1);
 		return NULL;
 	}
-
-	/* Not sg_init_one(): it looks the page up with virt_to_page(). */
-	sg_init_table(sgl, 1);
-	sg_set_page(sgl, p2pdma_range_page(range, buf), length, 0);
+	sg_init_table(list, 1);
+	sg_set_page(list, p2pdma_range_page(range, mem), length, 0);
 	*nents = 1;
-	return sgl;
+	return list;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
 
@@ -287,8 +289,10 @@ static void p2pdma_release(void *data)
 {
 	struct pci_p2pdma *p2p = data;
 
-	WRITE_ONCE(p2p->published, false);
 	WRITE_ONCE(p2p->dying, true);
+	/* Pairs with the smp_rmb() in p2pdma_check_published(). */
+	smp_wmb();
+	WRITE_ONCE(p2p->published, false);
 	mutex_lock(&p2p->ranges_lock);
 	p2pdma_sysfs_remove(p2p);
 	mutex_unlock(&p2p->ranges_lock);
@@ -577,19 +581,21 @@ static bool p2pdma_looks_like_pci_name(const char *s)
 /**
  * pci_p2pdma_enable_store() - parse a "use p2pmem" attribute write
  * @page: what userspace wrote (at most one trailing newline)
- * @p2p_dev: set to the named provider, with a reference, or to NULL
+ * @p2p_dev: set to the named provider, with a reference; left alone for
+ *	a boolean word (callers pass NULL)
  * @use_p2pdma: set to whether p2pmem should be used
  *
  * Accepts exactly the name of a PCI device that has published
  * peer-to-peer memory (as pci_name() prints it), which selects that
  * provider, or a boolean word: 0 1 n y no yes off on false true in any
  * case, which turns p2pmem off or on with the provider left for
- * pci_p2pmem_find_many() to choose.  *@p2p_dev is overwritten without
- * dropping whatever it pointed to: the caller owns the previous reference.
- * Nothing is changed on error.
+ * pci_p2pmem_find_many() to choose.  A device name overwrites *@p2p_dev
+ * without dropping whatever it pointed to: the caller owns the previous
+ * reference.  Nothing is changed on error.
  *
- * Return: 0 on success; -ENODEV for a PCI device name that does not exist
- * or has no published p2pmem; -EINVAL for anything else.
+ * Return: 0 on success; -ENODEV for anything else, as in Linux 6.12: a
+ * PCI device name that does not exist or has no published p2pmem, or a
+ * string that is neither a name nor a boolean word.
  */
 int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
 			    bool *use_p2pdma)
@@ -609,7 +615,6 @@ int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
 
 	if (!p2pdma_parse_bool(word, &val)) {
 		*use_p2pdma = val;
-		*p2p_dev = NULL;
 		return 0;
 	}
 
@@ -636,7 +641,7 @@ invalid:
 	pr_err_ratelimited("p2pmem: expected a PCI device with p2pmem or one of 0 1 n y no yes off on false true, got \"%*pE\"\n",
 			   (int)min_t(size_t, len, P2PDMA_ENABLE_WORD_MAX),
 			   page);
-	return -EINVAL;
+	return -ENODEV;
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
 

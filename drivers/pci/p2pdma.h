@@ -141,7 +141,6 @@ struct page *p2pdma_range_page(struct p2pdma_range *range, void *addr);
  * @P2PDMA_REASON_CROSS_HOST_BRIDGE: both host bridges are known to route
  *	peer-to-peer traffic, but @host_bridge_id's only between its own root
  *	ports, and the pair sits below two different host bridges.
- * @P2PDMA_REASON_OTHER_DOMAIN: the devices are in different PCI domains.
  */
 enum p2pdma_reason {
 	P2PDMA_REASON_OK,
@@ -149,7 +148,6 @@ enum p2pdma_reason {
 	P2PDMA_REASON_ACS_REDIRECT,
 	P2PDMA_REASON_HOST_BRIDGE,
 	P2PDMA_REASON_CROSS_HOST_BRIDGE,
-	P2PDMA_REASON_OTHER_DOMAIN,
 };
 
 /**

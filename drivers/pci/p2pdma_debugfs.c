@@ -16,7 +16,7 @@
 /*
  * <debugfs>/p2pdma/routes answers the question users otherwise take to a
  * mailing list: can these two devices do peer-to-peer DMA, and if not, why?
- * One line for every provider and every other PCI function of its domain:
+ * One line for every provider and every PCI function but bridges:
  *
  *	PROVIDER CLIENT MAP DISTANCE REASON
  *
@@ -59,11 +59,13 @@ static void p2pdma_show_reason(struct seq_file *m,
 			   id >> 16, id & 0xffff);
 		break;
 	case P2PDMA_REASON_HOST_BRIDGE:
-		seq_printf(m, "no shared upstream bridge; host bridge %04x:%04x not known to route peer-to-peer traffic (p2pdma.host_bridges=%04x:%04x)",
-			   id >> 16, id & 0xffff, id >> 16, id & 0xffff);
-		break;
-	case P2PDMA_REASON_OTHER_DOMAIN:
-		seq_puts(m, "different PCI domains");
+		if (id)
+			seq_printf(m, "no shared upstream bridge; host bridge %04x:%04x not known to route peer-to-peer traffic (p2pdma.host_bridges=%04x:%04x)",
+				   id >> 16, id & 0xffff, id >> 16, id & 0xffff);
+		else
+			seq_printf(m, "no shared upstream bridge; the host bridge of %04x:%02x cannot be identified",
+				   pci_domain_nr(route->host_bus),
+				   route->host_bus->number);
 		break;
 	default:
 		seq_puts(m, "not a PCI device");
@@ -82,9 +84,7 @@ static int p2pdma_routes_show(struct seq_file *m, void *unused)
 		client = NULL;
 		for_each_pci_dev(client) {
 			/* Bridges forward DMA, they do not master it. */
-			if (client->class >> 16 == PCI_BASE_CLASS_BRIDGE ||
-			    pci_domain_nr(client->bus) !=
-			    pci_domain_nr(p2p->pdev->bus))
+			if (client->class >> 16 == PCI_BASE_CLASS_BRIDGE)
 				continue;
 			p2pdma_compute_route(p2p->pdev, client, &route);
 			seq_printf(m, "%s %s %s %d ", pci_name(p2p->pdev),

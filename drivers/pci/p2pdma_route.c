@@ -119,10 +119,12 @@ static bool p2pdma_acs_redirects(struct pci_dev *dev)
 }
 
 /*
- * The first function that redirects on the way from @dev @hops steps up
- * (@dev included, the device @hops above it not: that is where the request
- * turns around, and its own redirect controls only traffic that enters it
- * from above), or NULL.
+ * The first function that redirects on the way from @dev @hops steps up,
+ * or NULL.  @dev is included, the device @hops above it is not: that is
+ * where the request turns around.  A port's redirect acts on requests it
+ * would forward from its link to a peer port; a request between two
+ * devices below the port never reaches another port, so the port's own
+ * controls do not apply to it.  Linux 6.12 counts the shared device too.
  */
 static struct pci_dev *p2pdma_acs_blocker(struct pci_dev *dev, int hops)
 {
@@ -175,12 +177,19 @@ static u32 p2pdma_find_root_id(struct pci_bus *root, struct pci_dev *leaving)
 	return id;
 }
 
-/* A function on @root came or goes: who identifies its host bridge now? */
+/*
+ * A function on @root came or goes: who identifies its host bridge now?
+ * Serialized, so that two events on one root bus cannot store their
+ * answers in the wrong order.
+ */
 static void p2pdma_root_changed(struct pci_bus *root, struct pci_dev *leaving)
 {
+	static DEFINE_MUTEX(lock);
 	unsigned long key = p2pdma_root_key(root);
-	u32 id = p2pdma_find_root_id(root, leaving);
+	u32 id;
 
+	guard(mutex)(&lock);
+	id = p2pdma_find_root_id(root, leaving);
 	if (!id) {
 		xa_erase(&p2pdma_root_ids, key);
 		return;
@@ -362,12 +371,11 @@ void p2pdma_compute_route(struct pci_dev *provider, struct pci_dev *client,
 		.reason = P2PDMA_REASON_OK,
 	};
 
-	if (pci_domain_nr(provider->bus) != pci_domain_nr(client->bus)) {
-		route->reason = P2PDMA_REASON_OTHER_DOMAIN;
-		return;
-	}
-
-	/* A device is its own nearest "bridge", at distance 0. */
+	/*
+	 * A device is its own nearest "bridge", at distance 0.  Devices in
+	 * different domains share none: their traffic crosses two host
+	 * bridges, like that of two root buses of one domain.
+	 */
 	common = p2pdma_common_upstream(provider, client, &p_hops, &c_hops);
 	if (common) {
 		route->blocker = p2pdma_acs_blocker(provider, p_hops);
@@ -391,7 +399,9 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_compute_route);
  * @client: the device that would do the DMA
  * @route: its verdict
  *
- * One line naming both devices, the reason and the remedy.
+ * One line naming both devices, the reason and the remedy; rate limited
+ * as a whole, on top of the once per pair of the mapping path, so that no
+ * storm of refusals floods the log.
  */
 void p2pdma_report(struct pci_dev *provider, struct device *client,
 		   const struct p2pdma_route *route)
@@ -401,31 +411,27 @@ void p2pdma_report(struct pci_dev *provider, struct device *client,
 
 	switch (route->reason) {
 	case P2PDMA_REASON_NOT_PCI:
-		pci_warn(provider, "no peer-to-peer DMA with %s: %s is not a PCI device\n",
-			 peer, peer);
-		break;
-	case P2PDMA_REASON_OTHER_DOMAIN:
-		pci_warn(provider, "no peer-to-peer DMA with %s: the devices are in different PCI domains\n",
-			 peer);
+		dev_warn_ratelimited(&provider->dev, "no peer-to-peer DMA with %s: %s is not a PCI device\n",
+				     peer, peer);
 		break;
 	case P2PDMA_REASON_ACS_REDIRECT:
-		pci_warn(provider, "no peer-to-peer DMA with %s: ACS redirect is set on %s and the host bridge does not route peer-to-peer traffic; boot with pci=disable_acs_redir=%s\n",
-			 peer, pci_name(route->blocker),
-			 pci_name(route->blocker));
+		dev_warn_ratelimited(&provider->dev, "no peer-to-peer DMA with %s: ACS redirect is set on %s and the host bridge does not route peer-to-peer traffic; boot with pci=disable_acs_redir=%s\n",
+				     peer, pci_name(route->blocker),
+				     pci_name(route->blocker));
 		break;
 	case P2PDMA_REASON_CROSS_HOST_BRIDGE:
-		pci_warn(provider, "no peer-to-peer DMA with %s: host bridge %04x:%04x routes peer-to-peer traffic only between its own root ports\n",
-			 peer, id >> 16, id & 0xffff);
+		dev_warn_ratelimited(&provider->dev, "no peer-to-peer DMA with %s: host bridge %04x:%04x routes peer-to-peer traffic only between its own root ports\n",
+				     peer, id >> 16, id & 0xffff);
 		break;
 	case P2PDMA_REASON_HOST_BRIDGE:
 		if (id)
-			pci_warn(provider, "no peer-to-peer DMA with %s: no common upstream bridge and host bridge %04x:%04x is not known to route peer-to-peer traffic; if it does, set p2pdma.host_bridges=%04x:%04x\n",
-				 peer, id >> 16, id & 0xffff, id >> 16,
-				 id & 0xffff);
+			dev_warn_ratelimited(&provider->dev, "no peer-to-peer DMA with %s: no common upstream bridge and host bridge %04x:%04x is not known to route peer-to-peer traffic; if it does, set p2pdma.host_bridges=%04x:%04x\n",
+					     peer, id >> 16, id & 0xffff,
+					     id >> 16, id & 0xffff);
 		else
-			pci_warn(provider, "no peer-to-peer DMA with %s: no common upstream bridge and the host bridge of %04x:%02x cannot be identified\n",
-				 peer, pci_domain_nr(route->host_bus),
-				 route->host_bus->number);
+			dev_warn_ratelimited(&provider->dev, "no peer-to-peer DMA with %s: no common upstream bridge and the host bridge of %04x:%02x cannot be identified\n",
+					     peer, pci_domain_nr(route->host_bus),
+					     route->host_bus->number);
 		break;
 	default:
 		break;
@@ -468,7 +474,7 @@ static unsigned int p2pdma_verdict_generation(void)
 /**
  * p2pdma_forget_verdicts() - empty every provider's map-type cache
  *
- * Safe in any context.
+ * Does not sleep; callable with interrupts off (not from NMI).
  */
 void p2pdma_forget_verdicts(void)
 {
@@ -586,6 +592,17 @@ static void p2pdma_map_state_switch(struct pci_p2pdma_map_state *state,
 	state->bus_off = range->bus_off;
 }
 
+/*
+ * The peer decodes PCI bus addresses: no IOMMU mapping, no host bridge;
+ * the DMA API leaves entries marked so alone when it unmaps.
+ */
+static void p2pdma_use_bus_address(struct scatterlist *sg, u64 bus_off)
+{
+	sg->dma_address = sg_phys(sg) + bus_off;
+	sg_dma_len(sg) = sg->length;
+	sg_dma_mark_bus_address(sg);
+}
+
 /**
  * pci_p2pdma_map_segment() - map one scatterlist entry of p2pmem for DMA
  * @state: state carried between the entries of one dma_map_sg() call;
@@ -610,15 +627,9 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 
 	if (state->pgmap != pgmap)
 		p2pdma_map_state_switch(state, dev, pgmap);
-
-	if (state->map != PCI_P2PDMA_MAP_BUS_ADDR)
-		return state->map;
-
-	/* The peer decodes PCI bus addresses: no IOMMU, no host bridge. */
-	sg_dma_mark_bus_address(sg);
-	sg_dma_len(sg) = sg->length;
-	sg->dma_address = state->bus_off + sg_phys(sg);
-	return PCI_P2PDMA_MAP_BUS_ADDR;
+	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR)
+		p2pdma_use_bus_address(sg, state->bus_off);
+	return state->map;
 }
 
 /* The verdict for @client, refreshing @provider's cache if it has one. */
@@ -851,11 +862,13 @@ MODULE_PARM_DESC(host_bridges,
  * @dev: a function whose config space pci_restore_state() rewrote
  *
  * A reset or resume re-enables ACS without any device coming or going, so
- * cached verdicts may be stale.  Safe in any context.
+ * a cached verdict to use bus addresses may be wrong now.  Only a restore
+ * that leaves redirection on can make one wrong: a stale refusal is safe,
+ * and pci_p2pdma_distance_many() refreshes it.  Does not sleep.
  */
 void pci_p2pdma_acs_restored(struct pci_dev *dev)
 {
-	if (dev->acs_cap)
+	if (p2pdma_acs_redirects(dev))
 		p2pdma_forget_verdicts();
 }
 

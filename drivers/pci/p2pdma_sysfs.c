@@ -174,38 +174,56 @@ static int p2pmem_insert_pages(struct vm_area_struct *vma,
 }
 
 /*
- * MAP_SHARED only: a private mapping would need copy-on-write of device
- * memory.  Offset 0 only: each mmap() is a new allocation, not a window
- * into a file.
+ * Why @vma cannot map "allocate", or NULL.  Offset 0 only: each mmap() is
+ * a new allocation, not a window into a file.  MAP_SHARED only: a private
+ * mapping would need copy-on-write of device memory.
  */
-static int p2pmem_check_vma(struct pci_dev *pdev, struct vm_area_struct *vma)
+static const char *p2pdma_vma_refusal(struct vm_area_struct *vma)
 {
-	if (!(vma->vm_flags & VM_MAYSHARE)) {
-		pci_info_ratelimited(pdev, "%s: p2pmem/allocate needs MAP_SHARED\n",
-				     current->comm);
-		return -EINVAL;
-	}
-	if (vma->vm_pgoff) {
-		pci_info_ratelimited(pdev, "%s: p2pmem/allocate must be mapped at offset 0\n",
-				     current->comm);
-		return -EINVAL;
-	}
+	if (vma->vm_pgoff)
+		return "must be mapped at offset 0";
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return "needs MAP_SHARED";
 	if (vma_pages(vma) > P2PMEM_WINDOW_PAGES)
-		return -EINVAL;
-	return 0;
+		return "is limited to 256 TiB per mapping";
+	return NULL;
 }
 
-static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
-			     struct bin_attribute *attr,
-			     struct vm_area_struct *vma)
+/*
+ * The driver keeps unpublished memory for itself (-EPERM); a provider that
+ * is going away has unpublished it on the way out (-ENODEV).  Teardown
+ * marks it dying before it unpublishes it.
+ */
+static int p2pdma_check_published(struct pci_p2pdma *p2p)
+{
+	if (READ_ONCE(p2p->published))
+		return 0;
+	/* Pairs with the smp_wmb() in p2pdma_release(). */
+	smp_rmb();
+	if (!p2pdma_usable(p2p))
+		return -ENODEV;
+	pci_info_ratelimited(p2p->pdev, "p2pmem is not published (%s)\n",
+			     current->comm);
+	return -EPERM;
+}
+
+static int p2pdma_allocate_mmap(struct file *filp, struct kobject *kobj,
+				struct bin_attribute *attr,
+				struct vm_area_struct *vma)
 {
 	struct pci_dev *pdev = to_pci_dev(kobj_to_dev(kobj));
+	const char *refusal = p2pdma_vma_refusal(vma);
 	size_t len = vma->vm_end - vma->vm_start;
 	struct p2pdma_range *range;
 	void *kaddr;
 	int ret;
 
-	ret = p2pmem_check_vma(pdev, vma);
+	if (refusal) {
+		pci_info_ratelimited(pdev, "p2pmem/allocate %s (%s)\n", refusal,
+				     current->comm);
+		return -EINVAL;
+	}
+	ret = p2pdma_check_published(p2pdma_of(&pdev->dev));
 	if (ret)
 		return ret;
 
@@ -275,27 +293,27 @@ static DEVICE_ATTR_RO(published);
  * The size is not a limit: scripting languages (Python's mmap module)
  * refuse to map past the end of a file, so claim a size nobody reaches.
  */
-static struct bin_attribute p2pmem_alloc_attr = {
+static struct bin_attribute p2pdma_allocate_attr = {
 	.size = SZ_1T,
 	.f_mapping = p2pmem_get_mapping,
-	.mmap = p2pmem_alloc_mmap,
+	.mmap = p2pdma_allocate_mmap,
 	.attr = { .mode = 0660, .name = "allocate" },
 };
 
-static struct attribute *p2pmem_attrs[] = {
+static struct attribute *p2pdma_sysfs_attrs[] = {
 	&dev_attr_available.attr, &dev_attr_published.attr,
 	&dev_attr_size.attr, NULL
 };
 
-static struct bin_attribute *p2pmem_bin_attrs[] = {
-	&p2pmem_alloc_attr,
+static struct bin_attribute *p2pdma_sysfs_bin_attrs[] = {
+	&p2pdma_allocate_attr,
 	NULL,
 };
 
-static const struct attribute_group p2pmem_group = {
+static const struct attribute_group p2pdma_sysfs_group = {
 	.name = "p2pmem",
-	.attrs = p2pmem_attrs,
-	.bin_attrs = p2pmem_bin_attrs,
+	.attrs = p2pdma_sysfs_attrs,
+	.bin_attrs = p2pdma_sysfs_bin_attrs,
 };
 
 /* The next provider's window, handed out under p2pdma_lock. */
@@ -323,7 +341,7 @@ void p2pdma_sysfs_add(struct pci_p2pdma *p2p)
 	lockdep_assert_held(&p2p->ranges_lock);
 	ret = p2pmem_inode_init();
 	if (!ret)
-		ret = sysfs_create_group(&p2p->pdev->dev.kobj, &p2pmem_group);
+		ret = sysfs_create_group(&p2p->pdev->dev.kobj, &p2pdma_sysfs_group);
 	if (ret) {
 		pci_err(p2p->pdev, "cannot create the p2pmem sysfs group: %d\n",
 			ret);
@@ -343,6 +361,6 @@ void p2pdma_sysfs_remove(struct pci_p2pdma *p2p)
 {
 	lockdep_assert_held(&p2p->ranges_lock);
 	if (p2p->sysfs_added)
-		sysfs_remove_group(&p2p->pdev->dev.kobj, &p2pmem_group);
+		sysfs_remove_group(&p2p->pdev->dev.kobj, &p2pdma_sysfs_group);
 	p2p->sysfs_added = false;
 }

@@ -162,20 +162,20 @@ struct p2pdma_bad_input {
 };
 
 static const struct p2pdma_bad_input p2pdma_bad_inputs[] = {
-	{ "empty", "" },
-	{ "newline", "\n" },
-	{ "yes-please", "yes-please" },
-	{ "no:such:dev", "no:such:dev" },
-	{ "two", "2" },
-	{ "one-two-newlines", "1\n\n" },
-	{ "bad-hex-bus", "0000:zz:00.0" },
-	{ "onoff", "onoff" },
-	{ "of", "of" },
-	{ "leading-space", " 1" },
-	{ "trailing-space", "1 " },
-	{ "crlf", "y\r\n" },
-	{ "hex-one", "0x1" },
-	{ "long", NULL },
+	{ "empty", "", -ENODEV },
+	{ "newline", "\n", -ENODEV },
+	{ "yes-please", "yes-please", -ENODEV },
+	{ "no:such:dev", "no:such:dev", -ENODEV },
+	{ "two", "2", -ENODEV },
+	{ "one-two-newlines", "1\n\n", -ENODEV },
+	{ "bad-hex-bus", "0000:zz:00.0", -ENODEV },
+	{ "onoff", "onoff", -ENODEV },
+	{ "of", "of", -ENODEV },
+	{ "leading-space", " 1", -ENODEV },
+	{ "trailing-space", "1 ", -ENODEV },
+	{ "crlf", "y\r\n", -ENODEV },
+	{ "hex-one", "0x1", -ENODEV },
+	{ "long", NULL, -ENODEV },
 	{ "absent-device", "abcd:ef:1f.7", -ENODEV },
 	{ "absent-device-newline", "abcd:ef:1f.7\n", -ENODEV },
 };
@@ -993,10 +993,6 @@ static void fake_expect(const struct fake_world *w, int a, int b,
 
 	e->map = PCI_P2PDMA_MAP_NOT_SUPPORTED;
 	e->distance = P2PDMA_TEST_REFUSED;
-	if (fake_domain(w, a) != fake_domain(w, b)) {
-		e->reason = P2PDMA_REASON_OTHER_DOMAIN;
-		return;
-	}
 
 	for (hops_a = 0, common = a; common >= 0;
 	     common = w->parent[common], hops_a++) {
@@ -1142,9 +1138,10 @@ static const struct p2pdma_example p2pdma_examples_acs_skx[] = {
 	BUS_ADDR("ep2", "ep4", 6),
 };
 
+/* Across domains as across root buses: through both host bridges */
 static const struct p2pdma_example p2pdma_examples_domains[] = {
-	REFUSED("a.ep", "b.ep", OTHER_DOMAIN, NULL),
-	REFUSED("b.rciep", "a.hb", OTHER_DOMAIN, NULL),
+	THRU_HB("a.ep", "b.ep", 1 + 1),
+	THRU_HB("b.rciep", "a.hb", 0),
 	BUS_ADDR("a.ep", "a.rp", 1),
 	THRU_HB("a.ep", "a.rciep", 1),
 };
@@ -1395,11 +1392,24 @@ static void pci_p2pdma_distance_many_refused(struct kunit *test)
 {
 	struct fake_world *w;
 
-	w = fake_world_create(test, fake_scenario_get("domains-skx"));
+	p2pdma_skip_if_cpu_routes(test);
+	w = fake_world_create(test, fake_scenario_get("two-roots-skx-q35"));
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp b.ep"), -1);
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "b.rciep"), -1);
 	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp a.rciep"),
 			1 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+}
+
+/* Clients in another domain add up like those behind another root bus */
+static void pci_p2pdma_distance_many_domains(struct kunit *test)
+{
+	struct fake_world *w;
+
+	w = fake_world_create(test, fake_scenario_get("domains-skx"));
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "a.rp b.ep"),
+			1 + 1 + 1 + P2PDMA_HOST_BRIDGE_PENALTY);
+	KUNIT_EXPECT_EQ(test, fake_distances(test, w, "a.ep", "b.rciep"),
+			1 + P2PDMA_HOST_BRIDGE_PENALTY);
 }
 
 /* ... and so does a redirecting port or a host bridge off the allowlist */
@@ -2345,13 +2355,15 @@ static struct pci_dev *p2pdma_find_client(struct kunit *test,
 
 /*
  * pci_restore_state() re-enables ACS after a reset or resume without any
- * device coming or going: the cached verdicts must go.
+ * device coming or going: if it leaves redirection on, the cached verdicts
+ * must go; if it leaves it off, they stay (a stale refusal is safe).
  */
 static void pci_p2pdma_restore_forgets(struct kunit *test)
 {
 	struct pci_dev *provider = p2pdma_find_provider(test);
 	struct pci_dev *client, *port = NULL;
 	struct device *dev;
+	u16 ctrl;
 
 	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR, 0);
 	if (!client)
@@ -2363,6 +2375,10 @@ static void pci_p2pdma_restore_forgets(struct kunit *test)
 	if (!port)
 		kunit_skip(test, "no port with ACS to restore");
 	p2pdma_defer(test, p2pdma_test_put_pdev, port);
+	KUNIT_ASSERT_EQ(test, pci_read_config_word(port, port->acs_cap +
+						   PCI_ACS_CTRL, &ctrl), 0);
+	if (ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC))
+		kunit_skip(test, "%s redirects already", pci_name(port));
 
 	KUNIT_ASSERT_GE(test, pci_p2pdma_distance_many(provider, &dev, 1,
 						       false), 0);
@@ -2372,7 +2388,16 @@ static void pci_p2pdma_restore_forgets(struct kunit *test)
 	pci_save_state(port);
 	pci_restore_state(port);
 	KUNIT_EXPECT_EQ(test, p2pdma_cached_map_type(provider, client),
+			PCI_P2PDMA_MAP_BUS_ADDR);
+
+	/* Redirection on, as a restore with an IOMMU leaves it. */
+	pci_write_config_word(port, port->acs_cap + PCI_ACS_CTRL,
+			      ctrl | PCI_ACS_RR);
+	pci_save_state(port);
+	pci_restore_state(port);
+	KUNIT_EXPECT_EQ(test, p2pdma_cached_map_type(provider, client),
 			PCI_P2PDMA_MAP_UNKNOWN);
+	pci_write_config_word(port, port->acs_cap + PCI_ACS_CTRL, ctrl);
 }
 
 /* ---- DMA mapping of p2pmem ---- */
@@ -2593,6 +2618,7 @@ static struct kunit_case pci_p2pdma_topology_cases[] = {
 	KUNIT_CASE_PARAM(pci_p2pdma_route, fake_scenario_gen_params),
 	KUNIT_CASE(pci_p2pdma_distance_many_sum),
 	KUNIT_CASE(pci_p2pdma_distance_many_refused),
+	KUNIT_CASE(pci_p2pdma_distance_many_domains),
 	KUNIT_CASE(pci_p2pdma_distance_many_blocked),
 	KUNIT_CASE(pci_p2pdma_route_acs_live),
 	{}

@@ -32,13 +32,13 @@
 
 /**
  * struct p2pmem_pci_lend - what to lend of one device
- * @name: the device, as pci_name() prints it
+ * @name: the device, as pci_name() prints it (a domain of up to 8 digits)
  * @bar: the BAR
  * @offset: where the lent range starts in the BAR
  * @size: its length; 0 for the rest of the BAR
  */
 struct p2pmem_pci_lend {
-	char name[20];
+	char name[24];
 	int bar;
 	u64 offset;
 	u64 size;
@@ -87,8 +87,8 @@ static int p2pmem_pci_parse_lend(const char *s, size_t len,
 		return -EINVAL;
 	memcpy(name, s, eq - s);
 	name[eq - s] = '\0';
-	if (sscanf(name, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &n) != 4 ||
-	    n != eq - s || eq - s != 12 || dev > 0x1f || fn > 7)
+	if (sscanf(name, "%8x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &n) != 4 ||
+	    n != eq - s || eq - s < 12 || dev > 0x1f || fn > 7)
 		return -EINVAL;
 	snprintf(lend->name, sizeof(lend->name), "%04x:%02x:%02x.%u", dom, bus,
 		 dev, fn);
@@ -249,13 +249,6 @@ static int p2pmem_pci_check(struct pci_dev *pdev,
 	return 0;
 }
 
-static void p2pmem_pci_release_region(void *data)
-{
-	struct pci_dev *pdev = data;
-
-	pci_release_region(pdev, (int)(uintptr_t)pci_get_drvdata(pdev));
-}
-
 static int p2pmem_pci_probe(struct pci_dev *pdev,
 			    const struct pci_device_id *id)
 {
@@ -278,18 +271,17 @@ static int p2pmem_pci_probe(struct pci_dev *pdev,
 	if (ret)
 		return ret;
 
-	/* Nobody else may map what peers will write to. */
+	/*
+	 * Nobody else may map what peers will write to.  On a managed
+	 * device the region goes back by itself, after the P2PDMA core's
+	 * teardown, which was registered later.
+	 */
 	ret = pci_request_region(pdev, lend.bar, KBUILD_MODNAME);
 	if (ret) {
 		pci_err(pdev, "BAR %d is claimed by another driver\n",
 			lend.bar);
 		return -EBUSY;
 	}
-	pci_set_drvdata(pdev, (void *)(uintptr_t)lend.bar);
-	ret = devm_add_action_or_reset(&pdev->dev, p2pmem_pci_release_region,
-				       pdev);
-	if (ret)
-		return ret;
 
 	ret = pci_p2pdma_add_resource(pdev, lend.bar, lend.size, lend.offset);
 	if (ret)

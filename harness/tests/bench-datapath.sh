@@ -3,7 +3,8 @@
 # The data path of make bench (see harness/bench.sh), on donor.topo: the
 # same O_DIRECT copy swA -> swB through ivA's BAR (RAM behind it, lent by
 # p2pmem_pci), through swA's CMB (emulated as MMIO), and through host
-# memory, alternating, DP_ROUNDS times.  Prints "p2pdma-datapath: ROW NS"
+# memory, alternating, DP_ROUNDS times; and the same copy made by the
+# kernel (copy_file_range(), which picks a CMB of the pair).  Prints "p2pdma-datapath: ROW NS"
 # per copy; checked as KTAP, no timing assertion.
 . /lib/p2pdma-lib.sh
 . /test/topology.env
@@ -29,6 +30,17 @@ one() {
 	echo "p2pdma-datapath: $row $(awk -v s="$s" 'BEGIN { printf "%d", s * 1e9 }')"
 }
 
+# kcopy: the copy by copy_file_range(), timed from /proc/uptime.
+kcopy() {
+	local t0 t1 r
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	r=$(p2pmem-copy-range "$(nvme_ns swA)" 0 "$(nvme_ns swB)" 0 \
+		$((DP_MIB * 1048576)) | head -n 1)
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	[ "$r" = "copied $((DP_MIB * 1048576))" ] || return 1
+	echo "p2pdma-datapath: copy_${DP_MIB}m_kernel_copy_range $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1e9 }')"
+}
+
 bad=0
 i=0
 while [ $i -lt "$DP_ROUNDS" ]; do
@@ -36,7 +48,8 @@ while [ $i -lt "$DP_ROUNDS" ]; do
 	one "copy_${DP_MIB}m_ivshmem_bar" --provider "$ia" || bad=$((bad + 1))
 	one "copy_${DP_MIB}m_host_memory" --host-buffer || bad=$((bad + 1))
 	one "copy_${DP_MIB}m_nvme_cmb" --provider "$(nvme_bdf swA)" || bad=$((bad + 1))
+	kcopy || bad=$((bad + 1))
 done
-ktap_check "$((DP_ROUNDS * 3)) timed copies" [ $bad = 0 ]
+ktap_check "$((DP_ROUNDS * 4)) timed copies" [ $bad = 0 ]
 ktap_check "kernel log clean" dmesg_clean
 ktap_exit

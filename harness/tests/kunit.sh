@@ -17,6 +17,11 @@ set -- $NVME_SERIALS
 prov=$(nvme_bdf "$1") || { ktap_plan 1; ktap_fail "no PCI address for $1"; exit 1; }
 insmod $mod provider="$prov" ||
 	{ ktap_plan 1; ktap_fail "insmod p2pdma_test.ko"; exit 1; }
+# The block layer's copy_file_range() arithmetic, where the kernel has it.
+if [ -f /lib/modules/blk-copy-test.ko ]; then
+	insmod /lib/modules/blk-copy-test.ko ||
+		{ ktap_plan 1; ktap_fail "insmod blk-copy-test.ko"; exit 1; }
+fi
 : > /tmp/cases
 for d in /sys/kernel/debug/kunit/*/; do
 	suite=$(basename "$d")
@@ -36,4 +41,5 @@ while read -r suite res rest; do
 done < /tmp/cases
 [ -s /tmp/cases ] || { ktap_fail "the suite reported no test cases"; exit 1; }
 rmmod p2pdma_test
+[ -f /lib/modules/blk-copy-test.ko ] && rmmod blk_copy_test
 ktap_exit
