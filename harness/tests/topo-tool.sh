@@ -13,6 +13,12 @@ ROUTES=/sys/kernel/debug/p2pdma/routes
 n=0
 for e in $EXPECT; do n=$((n + 1)); done
 
+if [ "$n" = 0 ]; then
+	# A machine without provider pairs (donor-copy): nothing to compare.
+	ktap_plan 1
+	ktap_skip "$TOPO_NAME: the tool's verdicts" "the topology expects no pairs"
+	exit 0
+fi
 if [ ! -r "$ROUTES" ]; then
 	# The base tree has no route report: the tool must say so.
 	ktap_plan 2
