@@ -8,6 +8,8 @@
 #   make check-debug     KUnit, integration and reliability on the debug kernel
 #   make bench           our core against the base tree's, last line the speedup
 #   make check-mutants   deliberate defects the suite must each notice
+#   make patchset        a git format-patch series ($(OUT)/patchset); check-bisect
+#   make deb             Debian packages (KCONFIG=.config) in $(OUT)/deb
 #
 # Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
 
@@ -21,11 +23,13 @@ KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 iproute2 gcc libc6-dev make patch kmod perl xfsprogs
+	   python3 python3-ply python3-git iproute2 gcc libc6-dev make patch kmod \
+	   perl xfsprogs debhelper rsync
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke bench-cold check-mutants
+	clean distclean help bench bench-smoke bench-cold check-mutants \
+	patchset check-bisect deb
 
 all: kernel
 
@@ -50,8 +54,12 @@ kernel:
 	@mkdir -p $(OUT)
 	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG)
 
+# The test programs, and the topology tool built in the kernel tree it
+# belongs to (tools/pci/p2pdma), all static for the guests' initramfs.
 tools:
 	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools
+	@harness/prepare.sh $(OUT) ours >/dev/null
+	@$(MAKE) -s -C $(OUT)/src-ours/tools/pci/p2pdma OUTPUT=$(OUT)/tools/ LDFLAGS=-static
 
 initramfs: tools
 	@harness/mkinitramfs.sh $(OUT)
@@ -100,6 +108,20 @@ bench-cold:
 # see harness/mutants.sh and README.md ("Mutation check").  Needs root.
 check-mutants: deps
 	@harness/mutants.sh $(MUTANTS)
+
+# Our work as a git format-patch series with a cover letter against the
+# pinned base ($(OUT)/patchset); check-bisect applies it with git am,
+# runs checkpatch on every patch and builds every step.
+patchset:
+	@harness/patchset.sh make
+
+check-bisect:
+	@harness/patchset.sh bisect
+
+# Debian packages of the kernel with our series ($(OUT)/deb), from KCONFIG
+# (default: /boot/config-$(uname -r), else Debian's 6.12 configuration).
+deb:
+	@harness/deb.sh build $(KCONFIG)
 
 # A patched source tree for a real machine: configure it with your own
 # .config (enable CONFIG_PCI_P2PDMA) and build it as usual.

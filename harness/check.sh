@@ -5,7 +5,7 @@
 # KUnit in QEMU, the integration suite in QEMU.  Every result is one line;
 # the summary's last line is "N passed, N failed"; exit status 1 on failure.
 #
-# usage: check.sh [static|kunit|integration|reliability|build|all|debug|debug-quick]
+# usage: check.sh [static|kunit|integration|reliability|build|patchset|deb|all|debug|debug-quick]
 #                 [TOPOLOGY[:SCENARIO]|SCENARIO]
 #   debug: KUnit, integration and reliability on the DEBUG=1 kernel (KASAN,
 #   lockdep, kmemleak, ...); debug-quick: the subset of it CI can afford.
@@ -42,7 +42,8 @@ kernel_files() {
 tool_files() {
 	(cd "$TOP" && ls tools/testing/selftests/p2pdma/*.[ch] \
 		tools/testing/selftests/p2pdma/hold/*.c \
-		tools/testing/selftests/p2pdma/bench/*.c 2>/dev/null)
+		tools/testing/selftests/p2pdma/bench/*.c \
+		tools/pci/p2pdma/*.c 2>/dev/null)
 }
 
 static_checks() {
@@ -146,6 +147,45 @@ callers_build() {
 		echo "$log" | grep -E 'error|warning' | head -n 20 | sed 's/^/        /'
 		fail "callers build with CONFIG_PCI_P2PDMA=$p2p"
 	fi
+}
+
+# The series of make patchset: git am on the pristine base, checkpatch
+# --strict on every patch, and its last step equal to make source.
+# (make check-bisect also builds every step.)
+patchset_stage() {
+	local line
+	[ "$IMPL" = ours ] || { echo "  (the patch series is made of our files only)"; return; }
+	while IFS= read -r line; do
+		case $line in
+		"  PASS  "*) pass "patchset: ${line#  PASS  }" ;;
+		"  FAIL  "*) fail "patchset: ${line#  FAIL  }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$TOP/harness/patchset.sh" apply 2>&1)
+}
+
+# make deb from the test configuration: the packages' contents, then the
+# kernel and module taken out of the linux-image package, booted on the
+# demo machine.
+deb_stage() {
+	local line deb=$OUT/deb
+	[ "$IMPL" = ours ] || { echo "  (packages are built with our core only)"; return; }
+	while IFS= read -r line; do
+		case $line in
+		"  PASS  "*) pass "${line#  PASS  }" ;;
+		"  FAIL  "*) fail "${line#  FAIL  }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$TOP/harness/deb.sh" check 2>&1)
+	[ -f "$deb/release" ] || return
+	mkdir -p "$deb/modules"
+	rm -f "$deb/modules"/*.ko
+	find "$deb/root/lib/modules" -name p2pmem-pci.ko -exec cp {} "$deb/modules/" \;
+	# guest() boots $KERNEL with $MODULES: the packaged ones, here.
+	local KERNEL=$deb/root/boot/vmlinuz-$(cat "$deb/release") MODULES=$deb/modules
+	GUEST_FILES=("$deb/release")
+	guest deb-boot one-switch deb-boot.sh
+	GUEST_FILES=()
 }
 
 # The kernel, the guests' initramfs, and the callers of the API with
@@ -437,6 +477,16 @@ integration_stage() {
 	guest donor donor donor.sh
 	guest copy-range one-switch copy-range.sh
 	guest copy-donor donor-copy copy-donor.sh
+	topo_tool_stage
+}
+
+# The topology tool (tools/pci/p2pdma) against every topology's expectations.
+topo_tool_stage() {
+	local t
+	for t in "$TOP"/harness/topologies/*.topo; do
+		t=$(basename "$t" .topo)
+		guest "topo-tool-$t" "$t" topo-tool.sh
+	done
 }
 
 # The out-of-tree module the reliability scenarios load to hold kernel
@@ -547,6 +597,8 @@ build) build_checks ;;
 kunit) kunit_stage ;;
 integration) integration_stage ;;
 reliability) reliability_stage ;;
+patchset) patchset_stage ;;
+deb) deb_stage ;;
 debug|debug-quick)
 	[ "$DEBUG" = 1 ] || { echo "check.sh: $STAGE needs DEBUG=1"; exit 2; }
 	t0=$(date +%s)
@@ -572,15 +624,17 @@ debug|debug-quick)
 all)
 	build_checks
 	timed "static checks" static_checks
+	timed "patch series" patchset_stage
 	kunit_stage
 	integration_stage
 	reliability_stage
+	deb_stage
 	bench_smoke
 	[ "${CHECK_DEBUG:-1}" = 0 ] || debug_subset
 	;;
 bench) bench_smoke ;;
 debug-subset) debug_subset ;;
-*) echo "usage: check.sh [static|build|kunit|integration|reliability|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|deb|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 only_matched
 echo "  TIME  check.sh $STAGE${ONLY:+ $ONLY}: $(($(date +%s) - T_START)) s"

@@ -17,8 +17,8 @@ for s in $NVME_SERIALS; do
 done
 if [ -r /sys/kernel/debug/p2pdma/routes ]; then
 	echo
-	echo "The kernel's routes (provider client map distance reason):"
-	sed 's/^/  /' /sys/kernel/debug/p2pdma/routes
+	echo "Who can DMA into whose p2pmem (p2pdma topo, from the kernel's route report):"
+	p2pdma topo | sed 's/^/  /'
 fi
 echo
 len=$((DATA_MB * 1024 * 1024))
@@ -36,4 +36,8 @@ p2pmem-copy --src "serial:$far" --dst "serial:$src" --provider "serial:$src" \
 	--length 1m 2>&1 | sed 's/^/  /'
 echo "  kernel log:"
 dmesg_since "$mark" | grep -i -E 'p2p|acs|host bridge|refus' | sed 's/^/    /'
+if [ -r /sys/kernel/debug/p2pdma/routes ]; then
+	echo "  p2pdma why $(nvme_bdf $src) $(nvme_bdf $far):"
+	p2pdma why "$(nvme_bdf $src)" "$(nvme_bdf $far)" | sed 's/^/    /'
+fi
 echo "@@DEMO-END@@"
