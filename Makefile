@@ -8,19 +8,28 @@
 #   make check-debug     KUnit, integration and reliability on the debug kernel
 #   make bench           our core against the base tree's, last line the speedup
 #
-# Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
+# Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1),
+# ARCH (x86_64|arm64|riscv64: the guests' architecture, default x86_64).
 
 OUT    ?= out
 IMPL   ?= ours
 DEBUG  ?= 0
+ARCH   ?= x86_64
 export OUT := $(abspath $(OUT))
+# Outputs of the other architectures carry its name; x86_64 keeps its paths.
+ARCHSFX := $(if $(filter-out x86_64,$(ARCH)),-$(ARCH))
+CROSS_x86_64  :=
+CROSS_arm64   := aarch64-linux-gnu-
+CROSS_riscv64 := riscv64-linux-gnu-
 
 TAG     := $(IMPL)$(if $(filter 1,$(DEBUG)),-debug)
 KERNEL  := $(OUT)/bzImage-$(TAG)
 MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
-	   python3 iproute2 gcc make patch kmod
+	   python3 iproute2 gcc make patch kmod \
+	   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm \
+	   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-system-misc
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
@@ -39,19 +48,23 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "run as root: apt-get install" $$missing; exit 1; fi
+	@if [ "$$(id -u)" = 0 ]; then harness/cross-deps.sh; \
+	elif ! dpkg --print-foreign-architectures | grep -qx arm64; then \
+		echo "run as root: harness/cross-deps.sh (arm64/riscv64 guest userland)"; fi
 
 prepare:
 	@harness/prepare.sh $(OUT) $(IMPL)
 
 kernel:
 	@mkdir -p $(OUT)
-	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG)
+	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG) $(ARCH)
 
 tools:
-	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools
+	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools$(ARCHSFX) \
+		CROSS_COMPILE=$(CROSS_$(ARCH))
 
 initramfs: tools
-	@harness/mkinitramfs.sh $(OUT)
+	@harness/mkinitramfs.sh $(OUT) $(ARCH)
 
 demo: kernel initramfs
 	@IMPL=$(IMPL) harness/demo.sh $(KERNEL)
