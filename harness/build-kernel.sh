@@ -29,7 +29,7 @@ command -v "${CROSS}gcc" >/dev/null ||
 	{ echo "build-kernel: no ${CROSS}gcc: run 'make deps'" >&2; exit 1; }
 # The top-level make's command line (ARCH=riscv64 ...) reaches us through
 # MAKEFLAGS; the kernel's own ARCH= must win.
-unset MAKEFLAGS MFLAGS MAKELEVEL
+unset MAKEFLAGS MFLAGS MAKELEVEL ARCH
 KMAKE=(make -s -C "$SRC" O="$BUILD" "${KMAKE_ARCH[@]}" -j"$JOBS")
 
 "$TOP/harness/prepare.sh" "$OUT" "$IMPL"

@@ -10,7 +10,8 @@
 #    headers);
 #  - fio: both build Debian's fio source package static with the cross
 #    compiler (fio:arm64 from the archive needs Ceph, gluster and more
-#    shared libraries than a guest should carry).
+#    shared libraries than a guest should carry), against libaio built
+#    from Debian's source package (the fio scenarios use ioengine=libaio).
 # Results are cached in $OUT/cross/ARCH (busybox, fio); sources in
 # $OUT/cross/src.  Needs a deb-src entry and, for arm64, the arm64 dpkg
 # architecture: "make deps" (harness/cross-deps.sh) sets both up.
@@ -27,7 +28,7 @@ arch_setup "$2" ours 0 "$OUT"
 DIR=$OUT/cross/$P2P_ARCH
 SRCDIR=$OUT/cross/src
 JOBS=$(nproc)
-unset MAKEFLAGS MFLAGS MAKELEVEL
+unset MAKEFLAGS MFLAGS MAKELEVEL ARCH
 mkdir -p "$DIR" "$SRCDIR"
 
 die() { echo "cross-userland: $*" >&2; exit 1; }
@@ -73,21 +74,40 @@ busybox_source() {
 	echo "  BUSYBOX $P2P_ARCH: $(basename "$src") built static"
 }
 
+# libaio_source: $DIR/libaio/{include,lib} with a static libaio.
+libaio_source() {
+	local src b=$DIR/libaio-build
+	src=$(source_pkg libaio)
+	rm -rf "$b" "$DIR/libaio"
+	cp -a "$src" "$b"
+	make -s -C "$b/src" CC="${CROSS}gcc" AR="${CROSS}ar" RANLIB="${CROSS}ranlib" \
+		libaio.a >"$b.log" 2>&1 ||
+		{ tail -n 20 "$b.log" >&2; die "libaio build failed"; }
+	mkdir -p "$DIR/libaio/include" "$DIR/libaio/lib"
+	cp "$b/src/libaio.h" "$DIR/libaio/include/"
+	cp "$b/src/libaio.a" "$DIR/libaio/lib/"
+	rm -rf "$b" "$b.log"
+}
+
 fio_source() {
 	local src b=$DIR/fio-build
+	[ -f "$DIR/libaio/lib/libaio.a" ] || libaio_source
 	src=$(source_pkg fio)
 	rm -rf "$b"
 	cp -a "$src" "$b"
-	(cd "$b" && ./configure --cc="${CROSS}gcc" --build-static --disable-native \
+	(cd "$b" && LDFLAGS="-L$DIR/libaio/lib" ./configure --cc="${CROSS}gcc" --build-static --disable-native \
 		--disable-numa --disable-rdma --disable-rados --disable-rbd \
 		--disable-http --disable-gfapi --disable-libnfs --disable-pmem \
 		--disable-xnvme --disable-libzbc --disable-tcmalloc --disable-dfs \
-		--disable-lex) >"$b.log" 2>&1 ||
+		--disable-lex \
+		--extra-cflags="-I$DIR/libaio/include") >"$b.log" 2>&1 ||
 		{ tail -n 20 "$b.log" >&2; die "fio configure failed"; }
+	grep -q '^Linux AIO support *yes' "$b.log" ||
+		{ tail -n 40 "$b.log" >&2; die "fio configure did not find libaio"; }
 	make -C "$b" -j"$JOBS" fio >>"$b.log" 2>&1 ||
 		{ tail -n 20 "$b.log" >&2; die "fio build failed"; }
 	"${CROSS}strip" -o "$DIR/fio" "$b/fio"
-	rm -rf "$b"
+	rm -rf "$b" "$b.log"
 	echo "  FIO     $P2P_ARCH: $(basename "$src") built static"
 }
 
