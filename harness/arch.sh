@@ -64,13 +64,14 @@ arch_setup() {
 		KERNEL=$out/Image-riscv64-$TAG
 		KERNEL_LAST=$out/Image-riscv64
 		QEMU_BIN=qemu-system-riscv64
-		# The APLIC instead of the PLIC: with the PLIC the two functions
-		# of a multifunction NVMe device, sharing INTA, lose completions
-		# ("I/O tag ... timeout, completion polled").  The APLIC in MSI
-		# mode (aia=aplic-imsic) storms on the 8250's interrupt under
-		# QEMU 7.2 ("irq 19: nobody cared"); wired mode does neither.
-		QEMU_MACHINE_ARGS=(-M virt,aia=aplic -bios default)
-		CONSOLE=ttyS0
+		# MSIs through the AIA's IMSIC: the xio3130 downstream ports
+		# have no INTx, so pciehp on the switch ports needs MSI (with
+		# the PLIC: "pciehp: Cannot get irq -1"); with the PLIC the two
+		# functions of a multifunction NVMe device, sharing INTA, also
+		# lose completions ("I/O tag ... timeout, completion polled").
+		# The console is SBI's (riscv64.config).
+		QEMU_MACHINE_ARGS=(-M virt,aia=aplic-imsic -bios default)
+		CONSOLE=hvc0
 		;;
 	*)
 		echo "arch: ARCH must be x86_64, arm64 or riscv64, not '$P2P_ARCH'" >&2
