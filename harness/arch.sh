@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034,SC2054
 #
 # What differs between the target architectures of the test guests, sourced
 # by the harness scripts.  arch_setup ARCH IMPL DEBUG OUT sets:
