@@ -11,12 +11,19 @@
 #   make patchset        a git format-patch series ($(OUT)/patchset); check-bisect
 #   make deb             Debian packages (KCONFIG=.config) in $(OUT)/deb
 #
-# Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1).
+# Variables: OUT (build output, default out), IMPL (ours|base), DEBUG (0|1),
+# ARCH (x86_64|arm64|riscv64: the guests' architecture, default x86_64).
 
 OUT    ?= out
 IMPL   ?= ours
 DEBUG  ?= 0
+ARCH   ?= x86_64
 export OUT := $(abspath $(OUT))
+# Outputs of the other architectures carry its name; x86_64 keeps its paths.
+ARCHSFX := $(if $(filter-out x86_64,$(ARCH)),-$(ARCH))
+CROSS_x86_64  :=
+CROSS_arm64   := aarch64-linux-gnu-
+CROSS_riscv64 := riscv64-linux-gnu-
 
 TAG     := $(IMPL)$(if $(filter 1,$(DEBUG)),-debug)
 KERNEL  := $(OUT)/bzImage-$(TAG)
@@ -24,7 +31,9 @@ MODULES := $(OUT)/modules-$(TAG)
 DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 	   qemu-system-x86 busybox-static fio linux-source-6.12 xz-utils \
 	   python3 python3-ply python3-git iproute2 gcc libc6-dev make patch kmod \
-	   perl xfsprogs debhelper rsync
+	   perl xfsprogs debhelper rsync \
+	   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm \
+	   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-system-misc
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
@@ -46,23 +55,28 @@ deps:
 	else echo "Missing packages; as root, run:"; \
 		echo "apt-get update && apt-get install -y --no-install-recommends" $$missing; \
 		exit 1; fi
+	@if [ "$$(id -u)" = 0 ]; then harness/cross-deps.sh; \
+	elif ! dpkg --print-foreign-architectures | grep -qx arm64; then \
+		echo "run as root: harness/cross-deps.sh (arm64/riscv64 guest userland)"; fi
 
 prepare:
 	@harness/prepare.sh $(OUT) $(IMPL)
 
 kernel:
 	@mkdir -p $(OUT)
-	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG)
+	@harness/build-kernel.sh $(OUT) $(IMPL) $(DEBUG) $(ARCH)
 
 # The test programs, and the topology tool built in the kernel tree it
 # belongs to (tools/pci/p2pdma), all static for the guests' initramfs.
 tools:
-	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools
-	@harness/prepare.sh $(OUT) ours >/dev/null
-	@$(MAKE) -s -C $(OUT)/src-ours/tools/pci/p2pdma OUTPUT=$(OUT)/tools/ LDFLAGS=-static
+	@$(MAKE) -s -C tools/testing/selftests/p2pdma OUT=$(OUT)/tools$(ARCHSFX) \
+		CROSS_COMPILE=$(CROSS_$(ARCH))
+	@if [ "$(ARCH)" = x86_64 ]; then \
+		harness/prepare.sh $(OUT) ours >/dev/null && \
+		$(MAKE) -s -C $(OUT)/src-ours/tools/pci/p2pdma OUTPUT=$(OUT)/tools/ LDFLAGS=-static; fi
 
 initramfs: tools
-	@harness/mkinitramfs.sh $(OUT)
+	@harness/mkinitramfs.sh $(OUT) $(ARCH)
 
 # The two commands of a fresh clone install what they need first (deps).
 demo: deps

@@ -5,11 +5,14 @@
 # KUnit in QEMU, the integration suite in QEMU.  Every result is one line;
 # the summary's last line is "N passed, N failed"; exit status 1 on failure.
 #
-# usage: check.sh [static|kunit|integration|reliability|build|patchset|deb|all|debug|debug-quick]
-#                 [TOPOLOGY[:SCENARIO]|SCENARIO]
+# usage: check.sh [static|kunit|integration|reliability|build|patchset|deb|all
+#                 |debug|debug-quick|arch|arch-quick] [TOPOLOGY[:SCENARIO]|SCENARIO]
 #   debug: KUnit, integration and reliability on the DEBUG=1 kernel (KASAN,
 #   lockdep, kmemleak, ...); debug-quick: the subset of it CI can afford.
 #   IMPL=ours|base, DEBUG=0|1 and OUT come from the environment (make check).
+#   ARCH=arm64|riscv64 (environment): "all" is the arch stage, every stage
+#   runs on QEMU virt; plain "all" (x86_64) ends with arch-quick for each of
+#   CHECK_ARCHES (default "arm64 riscv64"; empty skips them).
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +26,12 @@ MODULES=${CHECK_MODULES:-$OUT/modules-$TAG}
 RUNS=${CHECK_RUNS:-$OUT/runs}
 TESTS=${CHECK_TESTS:-$TOP/harness/tests}
 SRC=$OUT/src-$IMPL
+# The guests' architecture (harness/arch.sh); x86_64 keeps the names above.
+# shellcheck source=harness/arch.sh
+. "$TOP/harness/arch.sh"
+arch_setup "${ARCH:-x86_64}" "$IMPL" "$DEBUG" "$OUT" || exit 2
+TAG=$ARCH_TAG$TAG
+export ARCH=$P2P_ARCH
 STAGE=${1:-all}
 ONLY=${2:-}
 PASSED=0
@@ -309,8 +318,8 @@ guest() {
 	local name=$1 topo=$2 script=$3 rc run line label t0
 	shift 3
 	run=$RUNS/$TAG/$name
-	label=$name
-	[ "$DEBUG" = 1 ] && label="$name [debug]"
+	label=${ARCH_TAG:+${ARCH_TAG%-}: }$name
+	[ "$DEBUG" = 1 ] && label="$label [debug]"
 	if [ -n "$ONLY" ] && [ "$ONLY" != "$topo" ] && [ "$ONLY" != "$topo:$name" ] &&
 	   [ "$ONLY" != "$name" ]; then
 		return
@@ -332,6 +341,10 @@ guest() {
 	echo "  TIME  guest $label: $(($(date +%s) - t0)) s"
 	mkdir -p "$run"
 	mv -f "$run.stderr" "$run/run-guest.stderr"
+	if [ "$rc" = 77 ] && [ -f "$run/skip" ]; then
+		skip "$label: $topo cannot exist on $P2P_ARCH: $(cat "$run/skip")"
+		return
+	fi
 	if [ ! -s "$run/console.log" ]; then
 		sed 's/^/        /' "$run/run-guest.stderr"
 		fail "$label: the guest did not run (run-guest status $rc: $(head -n 1 "$run/run-guest.stderr"))"
@@ -496,7 +509,7 @@ hold_module() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp "$TOP"/tools/testing/selftests/p2pdma/hold/{Kbuild,p2pmem_hold.c} "$dir/"
-	if ! make -s -C "$SRC" O="$OUT/build-$TAG" CC="ccache gcc" M="$dir" \
+	if ! make -s -C "$SRC" O="$OUT/build-$TAG" "${KMAKE_ARCH[@]}" M="$dir" \
 		modules > "$dir/build.log" 2>&1; then
 		sed 's/^/        /' "$dir/build.log" | tail -n 20 >&2
 		return 1
@@ -577,6 +590,62 @@ debug_subset() {
 	guest pairs-one-switch one-switch pairs.sh
 }
 
+# arm64 and riscv64 on QEMU virt (harness/arch.sh, README "Targets").
+# arch_switch ARCH: later guests and builds are for ARCH (non-debug).
+arch_switch() {
+	DEBUG=0
+	arch_setup "$1" "$IMPL" 0 "$OUT" || exit 2
+	TAG=$ARCH_TAG$IMPL
+	export ARCH=$P2P_ARCH
+}
+
+arch_build() {
+	if make -s -C "$TOP" kernel initramfs ARCH="$P2P_ARCH" IMPL="$IMPL" \
+		DEBUG="$DEBUG" OUT="$OUT"; then
+		pass "$P2P_ARCH: kernel build ($TAG, Linux $(cat "$OUT/base-version"))"
+	else
+		fail "$P2P_ARCH: kernel build ($TAG)"
+		return 1
+	fi
+}
+
+# What plain "make check" (CI) runs for each architecture: the kernel
+# build, KUnit and the default topology's pairs.
+arch_quick() {
+	local t0
+	t0=$(date +%s)
+	arch_switch "$1"
+	if arch_build; then
+		kunit_stage
+		guest pairs-one-switch one-switch pairs.sh
+	fi
+	echo "  TIME  $P2P_ARCH (build, KUnit, one-switch pairs): $(( $(date +%s) - t0 )) s"
+}
+
+# "make check ARCH=...": KUnit, every topology's pairs (q35-only ones are
+# skipped with the reason), the userspace ABI, fio, nvmet, the host-bridge
+# rule and its override, and hot removal under a live mapping (native
+# pciehp on virt's root ports and switch ports).
+arch_full() {
+	local t0 mod
+	t0=$(date +%s)
+	if [ -z "$ONLY" ]; then
+		arch_build || return
+	fi
+	kunit_stage
+	integration_stage
+	guest host-bridge one-switch host-bridge.sh
+	if mod=$(hold_module); then
+		pass "$P2P_ARCH: p2pmem_hold.ko builds against $TAG"
+		GUEST_FILES=("$mod")
+	else
+		fail "$P2P_ARCH: p2pmem_hold.ko builds against $TAG"
+	fi
+	guest hotplug one-switch hotplug.sh
+	GUEST_FILES=()
+	echo "  TIME  $P2P_ARCH: $(( $(date +%s) - t0 )) s"
+}
+
 summary() {
 	echo
 	echo "== p2pdma check ($IMPL, Linux $(cat "$OUT/base-version" 2>/dev/null)) =="
@@ -621,7 +690,13 @@ debug|debug-quick)
 	fi
 	echo "  TIME  $STAGE: $(( $(date +%s) - t0 )) s"
 	;;
-all)
+all|arch)
+	if [ "$P2P_ARCH" != x86_64 ]; then
+		arch_full
+		summary
+		exit
+	fi
+	[ "$STAGE" = arch ] && { echo "check.sh: arch needs ARCH=arm64|riscv64"; exit 2; }
 	build_checks
 	timed "static checks" static_checks
 	timed "patch series" patchset_stage
@@ -631,10 +706,15 @@ all)
 	deb_stage
 	bench_smoke
 	[ "${CHECK_DEBUG:-1}" = 0 ] || debug_subset
+	for a in ${CHECK_ARCHES-arm64 riscv64}; do arch_quick "$a"; done
+	;;
+arch-quick)
+	if [ "$P2P_ARCH" != x86_64 ]; then arch_quick "$P2P_ARCH"
+	else for a in ${CHECK_ARCHES-arm64 riscv64}; do arch_quick "$a"; done; fi
 	;;
 bench) bench_smoke ;;
 debug-subset) debug_subset ;;
-*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|deb|bench|all|debug|debug-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
+*) echo "usage: check.sh [static|build|kunit|integration|reliability|patchset|deb|bench|all|debug|debug-quick|arch|arch-quick] [TOPOLOGY[:SCENARIO]]"; exit 2 ;;
 esac
 only_matched
 echo "  TIME  check.sh $STAGE${ONLY:+ $ONLY}: $(($(date +%s) - T_START)) s"

@@ -24,6 +24,12 @@
 #                                 or refused; with map=, the kernel's mapping
 #                                 (checked where the core reports it); data=no
 #                                 when QEMU cannot carry the data (see iommu.topo)
+#
+# On arm64 and riscv64 (QEMU virt, P2P_ARCH from harness/arch.sh) the
+# statements that only exist on q35 (cpu, iommu, pxb, other machines'
+# globals) mark the topology as skipped, with the reason in TOPO_SKIP.
+# virt's hotplug is native pciehp already, so the ICH9-LPC global that
+# switches q35 to native hotplug is simply dropped there.
 
 TOPO_DISK_MB=${TOPO_DISK_MB:-64}
 TOPO_DATA_MB=${TOPO_DATA_MB:-32}
@@ -41,6 +47,16 @@ topology_reset() {
 	TOPO_DESC=
 	TOPO_CHASSIS=1
 	TOPO_DRIVES=0
+	TOPO_ARCH=${P2P_ARCH:-x86_64}
+	TOPO_SKIP=
+}
+
+# q35_only REASON: the statement cannot exist on virt; the first reason
+# found skips the topology there.
+q35_only() {
+	[ "$TOPO_ARCH" = x86_64 ] && return 1
+	[ -n "$TOPO_SKIP" ] || TOPO_SKIP="$*"
+	return 0
 }
 
 # kv KEY DEFAULT ARGS...: the value of KEY=... among ARGS.
@@ -76,14 +92,21 @@ topology_statement() {
 	include)
 		topology_parse "$dir/$1" "$run" ;;
 	cpu)
+		q35_only "-cpu $1 is an x86 CPU model (q35 only)" && return
 		TOPO_CPU=$1 ;;
 	iommu)
+		q35_only "intel-iommu (VT-d) is a q35 device" && return
 		TOPO_MACHINE=q35,kernel-irqchip=split
 		TOPO_ARGS+=(-device intel-iommu,intremap=on)
 		TOPO_APPEND+=" intel_iommu=on iommu=nopt" ;;
 	append)
 		TOPO_APPEND+=" $*" ;;
 	global)
+		case $TOPO_ARCH:$1 in
+		x86_64:*) ;;
+		*:ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off) return ;;
+		*) q35_only "-global $1 is for another machine" && return ;;
+		esac
 		TOPO_ARGS+=(-global "$1") ;;
 	rootport)
 		local acs=
@@ -91,6 +114,7 @@ topology_statement() {
 		TOPO_ARGS+=(-device "pcie-root-port,id=$id,bus=$(on "$@"),chassis=$TOPO_CHASSIS,slot=$TOPO_CHASSIS$acs")
 		TOPO_CHASSIS=$((TOPO_CHASSIS + 1)) ;;
 	pxb)
+		q35_only "pxb-pcie (an extra host bridge) needs ACPI firmware on virt; a -kernel boot has only the device tree's one host bridge" && return
 		TOPO_ARGS+=(-device "pxb-pcie,id=$id,bus_nr=$(kv bus_nr 0x80 "$@"),bus=pcie.0") ;;
 	switch)
 		local n i
@@ -165,6 +189,7 @@ topology_load() {
 # topology_env: what the guest scripts learn about the machine.
 topology_env() {
 	echo "TOPO_NAME='$TOPO_NAME'"
+	echo "TOPO_ARCH='$TOPO_ARCH'"
 	echo "NVME_SERIALS='${TOPO_SERIALS# }'"
 	echo "NVME_QEMU='${TOPO_NVME_QEMU# }'"
 	echo "IVSHMEM='${TOPO_IVSHMEM# }'"

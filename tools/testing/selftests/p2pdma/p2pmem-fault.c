@@ -52,6 +52,10 @@
 #ifndef MAP_UNINITIALIZED
 #define MAP_UNINITIALIZED	0x4000000
 #endif
+/* x86 only: elsewhere those cases are plain shared mappings */
+#ifndef MAP_32BIT
+#define MAP_32BIT		0
+#endif
 #ifndef MADV_COLD
 #define MADV_COLD		20
 #endif
