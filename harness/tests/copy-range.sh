@@ -7,7 +7,8 @@
 # p2pmem-copy-range, verified in the guest and, via host-verify lines, in
 # the disk images; <debugfs>/block/copy_file_range tells which path each
 # took.  Then the error cases, the page cache, an exhausted provider,
-# SIGKILL and hot removal of the destination during a copy.
+# SIGKILL and hot removal of the destination, then the source, during
+# copies.
 . /lib/p2pdma-lib.sh
 . /test/topology.env
 wait_nvme $NVME_SERIALS || exit 1
@@ -17,7 +18,7 @@ if [ ! -r $STATS ]; then
 	ktap_skip "copy_file_range" "no block device copy in this kernel ($P2PDMA_IMPL)"
 	exit 0
 fi
-ktap_plan 36
+ktap_plan 39
 MIB=1048576
 A=$(nvme_ns swA); B=$(nvme_ns swB); C=$(nvme_ns rpC)
 pa=$(nvme_bdf swA); pb=$(nvme_bdf swB)
@@ -177,5 +178,20 @@ ktap_check "rpC is untouched" [ "$(ns_sum "$C" 0 "$DATA_MB")" = "$sum_c" ]
 nvme_replug swB
 ktap_check "swB plugged back in" wait_for 20 nvme_ns swB
 ktap_check "a copy swA -> swB works again" copies_again
+# ---- the source removed during a copy ----
+A=$(nvme_ns swA)
+(while p2pmem-copy-range "$A" 0 "$C" 0 $((48 * MIB)) > /tmp/cr.out; do :; done) &
+loop=$!
+sleep 0.5
+nvme_unplug swA
+ktap_check "swA hot-removed during copies out of it" \
+	wait_gone "/sys/bus/pci/devices/$pa" 20
+wait_pid $loop 60
+ktap_check "the copy out of the removed device ends with an error, no hang" [ $? = 0 ]
+sed 's/^/# last: /' /tmp/cr.out
+nvme_replug swA
+ktap_check "swA plugged back in, its CMB all available" \
+	sh -c ". /lib/p2pdma-lib.sh; wait_for 20 nvme_ns swA > /dev/null &&
+	       wait_available $pa $full_a"
 ktap_check "kernel log clean" dmesg_clean
 ktap_exit

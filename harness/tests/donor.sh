@@ -15,7 +15,7 @@
 . /lib/p2pdma-lib.sh
 . /test/topology.env
 wait_nvme $NVME_SERIALS || exit 1
-ROUNDS=${DONOR_ROUNDS:-20}
+ROUNDS=${DONOR_ROUNDS:-100}
 MIB=1048576
 mod=/lib/modules/p2pmem-pci.ko
 if [ ! -f $mod ]; then
