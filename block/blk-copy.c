@@ -248,62 +248,43 @@ static void blk_copy_free_slots(struct blk_copy *copy)
 	}
 }
 
-/*
- * Buffers in the provider's memory: as many of BLK_COPY_DEPTH as fit, of
- * the largest chunk that fits at least once, halving down to @align.
- */
-static int blk_copy_p2p_slots(struct blk_copy *copy, u32 chunk, u32 align)
+/* One buffer of @len bytes for @slot: the provider's memory, if any. */
+static bool blk_copy_alloc_buffer(struct blk_copy *copy,
+				  struct blk_copy_slot *slot, u32 len)
 {
 	unsigned int nents;
 
-	for (; chunk >= align; chunk = round_down(chunk / 2, align)) {
-		while (copy->nr_slots < BLK_COPY_DEPTH) {
-			struct blk_copy_slot *slot =
-				&copy->slots[copy->nr_slots];
-
-			slot->sgl = pci_p2pmem_alloc_sgl(copy->provider, &nents,
-							 chunk);
-			if (!slot->sgl)
-				break;
-			slot->page = sg_page(slot->sgl);
-			copy->nr_slots++;
-		}
-		if (copy->nr_slots) {
-			copy->chunk = chunk;
-			return 0;
-		}
-		if (chunk == align)
-			break;
+	if (copy->provider) {
+		slot->sgl = pci_p2pmem_alloc_sgl(copy->provider, &nents, len);
+		slot->page = slot->sgl ? sg_page(slot->sgl) : NULL;
+	} else {
+		slot->sgl = NULL;
+		slot->order = get_order(len);
+		slot->page = alloc_pages(GFP_KERNEL | __GFP_NORETRY |
+					 __GFP_NOWARN, slot->order);
 	}
-	return -ENOMEM;
+	return slot->page;
 }
 
-/* Buffers in host memory, likewise. */
-static int blk_copy_host_slots(struct blk_copy *copy, u32 chunk, u32 align)
+/*
+ * As many of BLK_COPY_DEPTH buffers as there is room for, of the largest
+ * chunk that fits at least once, halving down to @align.
+ */
+static int blk_copy_alloc_slots(struct blk_copy *copy, u32 chunk, u32 align)
 {
-	for (; chunk >= align; chunk = round_down(chunk / 2, align)) {
-		unsigned int order = get_order(chunk);
-
-		while (copy->nr_slots < BLK_COPY_DEPTH) {
-			struct blk_copy_slot *slot =
-				&copy->slots[copy->nr_slots];
-
-			slot->page = alloc_pages(GFP_KERNEL | __GFP_NORETRY |
-						 __GFP_NOWARN, order);
-			if (!slot->page)
-				break;
-			slot->order = order;
-			slot->sgl = NULL;
+	for (;;) {
+		while (copy->nr_slots < BLK_COPY_DEPTH &&
+		       blk_copy_alloc_buffer(copy,
+					     &copy->slots[copy->nr_slots], chunk))
 			copy->nr_slots++;
-		}
 		if (copy->nr_slots) {
 			copy->chunk = chunk;
 			return 0;
 		}
-		if (chunk == align)
-			break;
+		if (chunk <= align)
+			return -ENOMEM;
+		chunk = max(round_down(chunk / 2, align), align);
 	}
-	return -ENOMEM;
 }
 
 /*
@@ -428,14 +409,14 @@ static ssize_t blk_copy_data(struct blk_copy *copy, u32 align)
 	u64 done;
 
 	copy->provider = blk_copy_find_provider(copy);
-	if (copy->provider && !blk_copy_p2p_slots(copy, chunk, align)) {
+	if (copy->provider && !blk_copy_alloc_slots(copy, chunk, align)) {
 		p2p = true;
 	} else {
 		/* Host pages do not depend on the provider staying. */
 		pci_dev_put(copy->provider);
 		copy->provider = NULL;
-		if (blk_copy_host_slots(copy, min_t(u32, chunk, SZ_256K),
-					align))
+		if (blk_copy_alloc_slots(copy, min_t(u32, chunk, SZ_256K),
+					 align))
 			return -ENOMEM;
 	}
 
