@@ -158,34 +158,35 @@ callers_build() {
 	fi
 }
 
+# relay_results PREFIX CMD...: CMD's "  PASS  "/"  FAIL  " lines become
+# results (named with PREFIX), the rest of its output is shown.
+relay_results() {
+	local prefix=$1 line
+	shift
+	while IFS= read -r line; do
+		case $line in
+		"  PASS  "*) pass "$prefix${line#  PASS  }" ;;
+		"  FAIL  "*) fail "$prefix${line#  FAIL  }" ;;
+		*) echo "$line" ;;
+		esac
+	done < <("$@" 2>&1)
+}
+
 # The series of make patchset: git am on the pristine base, checkpatch
 # --strict on every patch, and its last step equal to make source.
 # (make check-bisect also builds every step.)
 patchset_stage() {
-	local line
 	[ "$IMPL" = ours ] || { echo "  (the patch series is made of our files only)"; return; }
-	while IFS= read -r line; do
-		case $line in
-		"  PASS  "*) pass "patchset: ${line#  PASS  }" ;;
-		"  FAIL  "*) fail "patchset: ${line#  FAIL  }" ;;
-		*) echo "$line" ;;
-		esac
-	done < <("$TOP/harness/patchset.sh" apply 2>&1)
+	relay_results "patchset: " "$TOP/harness/patchset.sh" apply
 }
 
 # make deb from the test configuration: the packages' contents, then the
 # kernel and module taken out of the linux-image package, booted on the
 # demo machine.
 deb_stage() {
-	local line deb=$OUT/deb
+	local deb=$OUT/deb
 	[ "$IMPL" = ours ] || { echo "  (packages are built with our core only)"; return; }
-	while IFS= read -r line; do
-		case $line in
-		"  PASS  "*) pass "${line#  PASS  }" ;;
-		"  FAIL  "*) fail "${line#  FAIL  }" ;;
-		*) echo "$line" ;;
-		esac
-	done < <("$TOP/harness/deb.sh" check 2>&1)
+	relay_results "" "$TOP/harness/deb.sh" check
 	[ -f "$deb/release" ] || return
 	mkdir -p "$deb/modules"
 	rm -f "$deb/modules"/*.ko
