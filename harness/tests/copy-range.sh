@@ -162,33 +162,33 @@ rc=$?
 ktap_check "SIGKILL ends a copy in progress (status $rc)" [ $rc = 137 ]
 ktap_check "... and the CMBs are all free again" both_free
 
-# ---- the destination removed during a copy ----
-(while p2pmem-copy-range "$A" 0 "$B" 0 $((48 * MIB)) > /tmp/cr.out; do :; done) &
-loop=$!
-sleep 0.5
+# remove_during_copies SERIAL BDF SRC DST WHAT: copies SRC -> DST in a loop
+# that ends with the first failure; SERIAL (at BDF) is removed meanwhile.
+remove_during_copies() {
+	(while p2pmem-copy-range "$3" 0 "$4" 0 $((48 * MIB)) > /tmp/cr.out; do
+		:
+	done) &
+	loop=$!
+	sleep 0.5
+	nvme_unplug "$1"
+	ktap_check "$1 hot-removed during copies $5 it" \
+		wait_gone "/sys/bus/pci/devices/$2" 20
+	wait_pid $loop 60
+	ktap_check "the copy $5 the removed device ends with an error, no hang" \
+		[ $? = 0 ]
+	sed 's/^/# last: /' /tmp/cr.out
+}
+
+# ---- the destination, then the source, removed during copies ----
 sum_c=$(ns_sum "$C" 0 "$DATA_MB")
-nvme_unplug swB
-ktap_check "swB hot-removed during copies into it" \
-	wait_gone "/sys/bus/pci/devices/$pb" 20
-wait_pid $loop 60
-ktap_check "the copy into the removed device ends with an error, no hang" [ $? = 0 ]
-sed 's/^/# last: /' /tmp/cr.out
+remove_during_copies swB "$pb" "$A" "$B" into
 ktap_check "swA's CMB is all free again" wait_available "$pa" "$full_a"
 ktap_check "rpC is untouched" [ "$(ns_sum "$C" 0 "$DATA_MB")" = "$sum_c" ]
 nvme_replug swB
 ktap_check "swB plugged back in" wait_for 20 nvme_ns swB
 ktap_check "a copy swA -> swB works again" copies_again
-# ---- the source removed during a copy ----
-A=$(nvme_ns swA)
-(while p2pmem-copy-range "$A" 0 "$C" 0 $((48 * MIB)) > /tmp/cr.out; do :; done) &
-loop=$!
-sleep 0.5
-nvme_unplug swA
-ktap_check "swA hot-removed during copies out of it" \
-	wait_gone "/sys/bus/pci/devices/$pa" 20
-wait_pid $loop 60
-ktap_check "the copy out of the removed device ends with an error, no hang" [ $? = 0 ]
-sed 's/^/# last: /' /tmp/cr.out
+
+remove_during_copies swA "$pa" "$A" "$C" "out of"
 nvme_replug swA
 ktap_check "swA plugged back in, its CMB all available" \
 	sh -c ". /lib/p2pdma-lib.sh; wait_for 20 nvme_ns swA > /dev/null &&
