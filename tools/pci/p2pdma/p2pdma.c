@@ -467,6 +467,18 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* SEP, then the opening of a JSON object naming a PCI function. */
+static void json_device(const char *sep, const char *name, const char *id,
+			const char *drv)
+{
+	printf("%s{\"device\": ", sep);
+	json_str(name);
+	fputs(", \"id\": ", stdout);
+	json_str(id);
+	fputs(", \"driver\": ", stdout);
+	json_str(strcmp(drv, "-") ? drv : NULL);
+}
+
 static void json_route(const struct route *r)
 {
 	char c[NAME_LEN];
@@ -513,12 +525,7 @@ static int cmd_list(void)
 			       !strcmp(pub, "1") ? "yes" : "no");
 			continue;
 		}
-		fputs(i ? ", {\"device\": " : "{\"device\": ", stdout);
-		json_str(p.name[i]);
-		fputs(", \"id\": ", stdout);
-		json_str(id);
-		fputs(", \"driver\": ", stdout);
-		json_str(strcmp(drv, "-") ? drv : NULL);
+		json_device(i ? ", " : "", p.name[i], id, drv);
 		printf(", \"size\": %s, \"available\": %s, \"published\": %s}",
 		       isdigit((unsigned char)size[0]) ? size : "null",
 		       isdigit((unsigned char)avail[0]) ? avail : "null",
@@ -602,12 +609,7 @@ static int cmd_topo(void)
 		for (i = 0; i < cli.n; i++) {
 			pci_id(cli.name[i], id, sizeof(id));
 			pci_driver(cli.name[i], drv, sizeof(drv));
-			fputs(i ? ",\n  {\"device\": " : "\n  {\"device\": ", stdout);
-			json_str(cli.name[i]);
-			fputs(", \"id\": ", stdout);
-			json_str(id);
-			fputs(", \"driver\": ", stdout);
-			json_str(strcmp(drv, "-") ? drv : NULL);
+			json_device(i ? ",\n  " : "\n  ", cli.name[i], id, drv);
 			printf(", \"provider\": %s}",
 			       name_in(&prov, cli.name[i]) ? "true" : "false");
 		}
