@@ -37,7 +37,7 @@ DEPS    := bc flex bison libelf-dev libssl-dev dwarves cpio ccache sparse \
 
 .PHONY: all deps prepare kernel tools initramfs demo check check-static \
 	kunit integration reliability check-debug check-debug-quick source \
-	clean distclean help bench bench-smoke bench-cold check-mutants \
+	clean distclean help bench bench-smoke check-mutants \
 	patchset check-bisect deb
 
 all: kernel
@@ -107,16 +107,14 @@ check-debug-quick:
 check-static: prepare
 	@IMPL=$(IMPL) harness/check.sh static
 
-# Both kernels booted alternately on one-switch; see harness/bench.sh and
-# BENCHMARKS.md.  bench-smoke: one short boot each, no timing assertions.
+# Both kernels booted alternately on bench.topo in five variants; see
+# harness/bench.sh and BENCHMARKS.md.  bench-smoke: one short boot of each,
+# no timing assertions.
 bench:
 	@harness/bench.sh
 
 bench-smoke:
 	@harness/bench.sh --smoke
-
-bench-cold:
-	@harness/bench-cold.sh
 
 # Deliberate defects, one at a time, each of which the suite must notice;
 # see harness/mutants.sh and README.md ("Mutation check").  Needs root.

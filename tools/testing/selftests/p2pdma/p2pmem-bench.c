@@ -8,9 +8,10 @@
  *
  *   p2pdma-bench: user_mmap_munmap_64k NS MIN   mmap() of 64 KiB of the
  *	provider's "allocate" file and munmap() (pages inserted and freed)
- *   p2pdma-bench: user_odirect_read_1m NS MIN   an O_DIRECT read of 1 MiB
- *	from BLOCKDEV into a p2pmem mapping (the data path: expected to be
- *	the same for any p2pdma core)
+ *   p2pdma-bench: user_odirect_read_1m_p2p NS MIN   an O_DIRECT read of
+ *	1 MiB from BLOCKDEV into a p2pmem mapping (the data path)
+ *   p2pdma-bench: user_odirect_read_1m_host NS MIN  the same read into host
+ *	memory, the limit the P2P read is measured against
  *
  * NS is the median over ROUNDS samples of the time per operation, followed
  * by the fastest sample (less sensitive to a busy host); each
@@ -133,8 +134,10 @@ int main(int argc, char **argv)
 	char bdf[P2P_BDF_LEN], path[PATH_MAX];
 	struct row mmap_row = { .name = "user_mmap_munmap_64k", .op = op_mmap,
 				.bdev = -1 };
-	struct row read_row = { .name = "user_odirect_read_1m", .op = op_read,
-				.bdev = -1 };
+	struct row read_row = { .name = "user_odirect_read_1m_p2p",
+				.op = op_read, .bdev = -1 };
+	struct row host_row = { .name = "user_odirect_read_1m_host",
+				.op = op_read, .bdev = -1 };
 	struct p2p_bdev bdev;
 	int opt, ret = 0;
 
@@ -184,8 +187,14 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-	if (run_row(&read_row))
+	host_row.bdev = read_row.bdev;
+	if (posix_memalign(&host_row.buf, 4096, READ_LEN)) {
+		p2p_err("%d bytes of host memory: out of memory", READ_LEN);
+		return 1;
+	}
+	if (run_row(&read_row) || run_row(&host_row))
 		ret = 1;
+	free(host_row.buf);
 	munmap(read_row.buf, READ_LEN);
 	close(read_row.bdev);
 out:
