@@ -575,22 +575,6 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_cached_map_type);
 #endif
 
 /*
- * The first entry of a list, or one from another range: look the range's
- * provider up.
- */
-static void p2pdma_map_state_switch(struct pci_p2pdma_map_state *state,
-				    struct device *dev,
-				    struct dev_pagemap *pgmap)
-{
-	struct p2pdma_range *range;
-
-	range = container_of(pgmap, struct p2pdma_range, pgmap);
-	state->pgmap = pgmap;
-	state->map = p2pdma_map_type(range->p2p, dev);
-	state->bus_off = range->bus_off;
-}
-
-/*
  * The peer decodes PCI bus addresses: no IOMMU mapping, no host bridge;
  * the DMA API leaves entries marked so alone when it unmaps.
  */
@@ -599,6 +583,34 @@ static void p2pdma_use_bus_address(struct scatterlist *sg, u64 bus_off)
 	sg->dma_address = sg_phys(sg) + bus_off;
 	sg_dma_len(sg) = sg->length;
 	sg_dma_mark_bus_address(sg);
+}
+
+static enum pci_p2pdma_map_type
+p2pdma_map_cached(struct pci_p2pdma_map_state *state, struct scatterlist *sg)
+{
+	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR)
+		p2pdma_use_bus_address(sg, state->bus_off);
+	return state->map;
+}
+
+/*
+ * The first entry of a list, or one from another range: look the range's
+ * provider up.  Kept out of line so that the entries after the first,
+ * which only compare a pointer, pay for no register saves (rows
+ * map_32sg_p2p_* of make bench).
+ */
+static noinline enum pci_p2pdma_map_type
+p2pdma_map_new_pgmap(struct pci_p2pdma_map_state *state, struct device *dev,
+		     struct scatterlist *sg)
+{
+	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
+	struct p2pdma_range *range;
+
+	range = container_of(pgmap, struct p2pdma_range, pgmap);
+	state->pgmap = pgmap;
+	state->map = p2pdma_map_type(range->p2p, dev);
+	state->bus_off = range->bus_off;
+	return p2pdma_map_cached(state, sg);
 }
 
 /**
@@ -621,13 +633,9 @@ enum pci_p2pdma_map_type
 pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 		       struct scatterlist *sg)
 {
-	struct dev_pagemap *pgmap = sg_page(sg)->pgmap;
-
-	if (state->pgmap != pgmap)
-		p2pdma_map_state_switch(state, dev, pgmap);
-	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR)
-		p2pdma_use_bus_address(sg, state->bus_off);
-	return state->map;
+	if (unlikely(state->pgmap != sg_page(sg)->pgmap))
+		return p2pdma_map_new_pgmap(state, dev, sg);
+	return p2pdma_map_cached(state, sg);
 }
 
 /* The verdict for @client, refreshing @provider's cache if it has one. */
