@@ -38,17 +38,6 @@ LIST_HEAD(p2pdma_providers);
 #define P2PDMA_WAIT_WARN	(10 * HZ)
 
 /**
- * p2pdma_usable() - may new allocations come from @p2p?
- * @p2p: a provider
- *
- * Return: false once its teardown has begun.
- */
-bool p2pdma_usable(const struct pci_p2pdma *p2p)
-{
-	return !READ_ONCE(p2p->dying);
-}
-
-/**
  * pci_alloc_p2pmem() - allocate peer-to-peer memory
  * @pdev: the provider to allocate from
  * @size: number of bytes; rounded up to whole pages

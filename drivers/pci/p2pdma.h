@@ -21,6 +21,7 @@
 #include <linux/memremap.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/rculist.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -59,7 +60,6 @@ struct p2pdma_range {
  * @ranges_lock: serializes adding ranges and creating the sysfs group
  * @ranges: list of &struct p2pdma_range (RCU, written under @ranges_lock)
  * @pool: free space of all ranges, see p2pdma_pool.c
- * @in_use: bytes handed out, in whole pages
  * @idle_wq: teardown waits here for outstanding allocations to come back
  * @freed_lock: protects @freed
  * @freed: pages userspace let go of, waiting for their refcount to be reset
@@ -83,7 +83,6 @@ struct pci_p2pdma {
 	struct mutex ranges_lock;	/* serializes range adds */
 	struct list_head ranges;
 	struct gen_pool *pool;
-	atomic_long_t in_use;
 	wait_queue_head_t idle_wq;
 	spinlock_t freed_lock;		/* protects @freed */
 	struct page *freed;
@@ -95,10 +94,40 @@ struct pci_p2pdma {
 	bool sysfs_added;
 };
 
+/**
+ * p2pdma_usable() - may new allocations come from @p2p?
+ * @p2p: a provider
+ *
+ * Return: false once its teardown has begun.
+ */
+static inline bool p2pdma_usable(const struct pci_p2pdma *p2p)
+{
+	return !READ_ONCE(p2p->dying);
+}
+
+/**
+ * p2pdma_find_range() - the range of @p2p that holds @addr
+ * @p2p: the provider
+ * @addr: any kernel address
+ *
+ * Called under rcu_read_lock(), or with an allocation from @p2p held.
+ *
+ * Return: the range, or NULL if @addr is not memory of @p2p.
+ */
+static inline struct p2pdma_range *
+p2pdma_find_range(struct pci_p2pdma *p2p, void *addr)
+{
+	struct p2pdma_range *range;
+
+	list_for_each_entry_rcu(range, &p2p->ranges, node, true)
+		if (addr >= range->kaddr && addr < range->kaddr + range->size)
+			return range;
+	return NULL;
+}
+
 /* p2pdma.c */
 extern struct mutex p2pdma_lock;
 extern struct list_head p2pdma_providers;
-bool p2pdma_usable(const struct pci_p2pdma *p2p);
 
 /* p2pdma_pool.c */
 extern const struct dev_pagemap_ops p2pdma_pgmap_ops;
@@ -114,7 +143,6 @@ void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 void p2pdma_give_back(struct p2pdma_range *range, void *addr, size_t size,
 		      unsigned long nr_pins);
 void p2pdma_reap_sync(struct pci_p2pdma *p2p);
-struct p2pdma_range *p2pdma_find_range(struct pci_p2pdma *p2p, void *addr);
 struct page *p2pdma_range_page(struct p2pdma_range *range, void *addr);
 
 /* p2pdma_route.c */
