@@ -507,15 +507,17 @@ static unsigned long p2pdma_client_key(struct pci_dev *client)
 	       pci_dev_id(client);
 }
 
-/* The map type for DMA by @dev to memory of @p2p, cached. */
-static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
-						struct device *dev)
+/*
+ * A cache miss: compute, explain a refusal once, store.  Out of line so
+ * that a hit pays for none of it (rows map_1sg_128k_p2p_* of make bench).
+ */
+static noinline enum pci_p2pdma_map_type
+p2pdma_map_type_miss(struct pci_p2pdma *p2p, struct device *dev)
 {
 	struct p2pdma_route route = { .reason = P2PDMA_REASON_NOT_PCI };
-	unsigned long key, entry;
 	struct pci_dev *client;
+	unsigned long entry;
 	unsigned int gen;
-	void *cached;
 
 	/* The DMA is done by @dev itself; a PCI parent does not make it PCI. */
 	if (!dev_is_pci(dev)) {
@@ -524,17 +526,8 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 	}
 
 	client = to_pci_dev(dev);
+	/* Before computing: a change during the computation voids it. */
 	gen = p2pdma_verdict_generation();
-	key = p2pdma_client_key(client);
-	cached = xa_load(&p2p->map_types, key);
-	if (xa_is_value(cached)) {
-		entry = xa_to_value(cached);
-		if (entry & P2PDMA_ENTRY_REPORTED ||
-		    FIELD_GET(P2PDMA_ENTRY_MAP, entry) !=
-		    PCI_P2PDMA_MAP_NOT_SUPPORTED)
-			return FIELD_GET(P2PDMA_ENTRY_MAP, entry);
-	}
-
 	p2pdma_compute_route(p2p->pdev, client, &route);
 	entry = FIELD_PREP(P2PDMA_ENTRY_MAP, route.map);
 	if (route.map == PCI_P2PDMA_MAP_NOT_SUPPORTED) {
@@ -542,8 +535,31 @@ static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 		p2pdma_report(p2p->pdev, dev, &route);
 		entry |= P2PDMA_ENTRY_REPORTED;
 	}
-	p2pdma_verdict_store(p2p, key, gen, entry);
+	p2pdma_verdict_store(p2p, p2pdma_client_key(client), gen, entry);
 	return route.map;
+}
+
+/*
+ * The map type for DMA by @dev to memory of @p2p, cached.  A refusal not
+ * yet explained (stored by pci_p2pdma_distance_many()) counts as a miss.
+ */
+static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
+						struct device *dev)
+{
+	unsigned long entry;
+	void *cached;
+
+	if (!dev_is_pci(dev))
+		return p2pdma_map_type_miss(p2p, dev);
+	cached = xa_load(&p2p->map_types,
+			 p2pdma_client_key(to_pci_dev(dev)));
+	if (!xa_is_value(cached))
+		return p2pdma_map_type_miss(p2p, dev);
+	entry = xa_to_value(cached);
+	if (!(entry & P2PDMA_ENTRY_REPORTED) &&
+	    FIELD_GET(P2PDMA_ENTRY_MAP, entry) == PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		return p2pdma_map_type_miss(p2p, dev);
+	return FIELD_GET(P2PDMA_ENTRY_MAP, entry);
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
