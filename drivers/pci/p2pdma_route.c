@@ -486,11 +486,19 @@ void p2pdma_forget_verdicts(void)
 	rcu_read_unlock();
 }
 
-/* Store @entry for @key unless the cache was emptied since @gen. */
+/*
+ * Store @entry for @key unless the cache was emptied since @gen.  An entry
+ * that already holds @entry is left alone without taking the lock: setup
+ * paths ask about the same pairs again and again (rows distance_* of make
+ * bench), and skipping a store is always safe.
+ */
 static void p2pdma_verdict_store(struct pci_p2pdma *p2p, unsigned long key,
 				 unsigned int gen, unsigned long entry)
 {
 	unsigned long flags;
+
+	if (xa_load(&p2p->map_types, key) == xa_mk_value(entry))
+		return;
 
 	xa_lock_irqsave(&p2p->map_types, flags);
 	/* A failed store only costs a recomputation next time. */
