@@ -558,8 +558,9 @@ debug_quick_stage() {
 	GUEST_FILES=()
 }
 
-# The benchmark stays alive in CI: one short boot of our kernel, every row
-# must be produced; timing is make bench's business, not a test's.
+# The benchmark stays alive in CI: one short boot of our kernel per variant
+# of bench.topo (2 and 8 vCPUs, VT-d, instruction counting), every row must
+# be produced; timing is make bench's business, not a test's.
 bench_smoke() {
 	local log=$OUT/bench-smoke.log
 	# The kernel is built already (build stage): no rebuild.
