@@ -93,19 +93,21 @@ with open(f"{bench}/results.tsv", "w") as out:
         print()
 
 # P2P against host memory, per kernel: the physical limit of a P2P path.
-print(f"{'P2P / host memory (time)':<{w}}  {'base':>12}  {'ours':>12}")
 with open(f"{bench}/p2p-host.tsv", "w") as out:
-    for r in rows["ns"]:
-        h = host_of(r)
-        if not h:
+    for metric in ("ns", "insn"):
+        pairs = [(r, host_of(r)) for r in rows[metric] if host_of(r)]
+        if not pairs:
             continue
-        cells = []
-        for i in ("base", "ours"):
-            p, q = med("ns", i, r), med("ns", i, h)
-            cells.append(f"{p / q:.2f}" if p and q else "-")
-        print(f"{r:<{w}}  {cells[0]:>12}  {cells[1]:>12}")
-        out.write(f"{r}\t{h}\t{cells[0]}\t{cells[1]}\n")
-print()
+        print(f"{'P2P / host memory (' + ('time' if metric == 'ns' else 'instructions') + ')':<{w}}"
+              f"  {'base':>12}  {'ours':>12}")
+        for r, h in pairs:
+            cells = []
+            for i in ("base", "ours"):
+                p, q = med(metric, i, r), med(metric, i, h)
+                cells.append(f"{p / q:.2f}" if p and q else "-")
+            print(f"{r:<{w}}  {cells[0]:>12}  {cells[1]:>12}")
+            out.write(f"{metric}\t{r}\t{h}\t{cells[0]}\t{cells[1]}\n")
+        print()
 
 # Memory: a 16 MiB and a 4 GiB BAR lent as p2pmem, per kernel and number of
 # possible CPUs; per MiB of BAR from the difference, per provider the rest.
