@@ -43,8 +43,11 @@ if [ "$(cat "$BUILD/.p2pdma-config" 2>/dev/null)" != "$stamp" ]; then
 	KCONFIG_CONFIG=$BUILD/.config "$SRC/scripts/kconfig/merge_config.sh" \
 		-m -O "$BUILD" "$BUILD/.config" "${FRAGS[@]}" >/dev/null
 	"${KMAKE[@]}" olddefconfig >/dev/null
-	# Report fragment options Kconfig did not take (missing dependencies).
+	# Report fragment options Kconfig did not take (missing dependencies);
+	# a later fragment overrides an earlier one, as in merge_config.sh.
 	cat "${FRAGS[@]}" | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)/\1 \2/p' |
+	awk '{ val[$1] = $2; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+	     END { for (i = 0; i < n; i++) print order[i], val[order[i]] }' |
 	while read -r sym val; do
 		grep -qE "^(menu)?config ${sym#CONFIG_}\$" -r "$SRC" --include='Kconfig*' || continue
 		if [ "$val" = n ]; then
