@@ -769,8 +769,12 @@ struct pci_dev *pci_p2pmem_find_many(struct device **clients, int num_clients)
 			best_dist = dist;
 			ties = 0;
 		}
-		/* Reservoir sampling: the n-th tie wins with probability 1/n. */
-		if (!get_random_u32_below(++ties))
+		/*
+		 * Reservoir sampling: the n-th tie wins with probability 1/n.
+		 * The first needs no random number: drawing one costs a
+		 * ChaCha20 block now and then (row find_many_1client).
+		 */
+		if (++ties == 1 || !get_random_u32_below(ties))
 			best = p2p->pdev;
 	}
 	pci_dev_get(best);
