@@ -125,6 +125,47 @@ p2pdma_find_range(struct pci_p2pdma *p2p, void *addr)
 	return NULL;
 }
 
+/**
+ * p2pdma_page_range() - the range a page of peer-to-peer memory belongs to
+ * @page: a page for which is_pci_p2pdma_page() is true
+ *
+ * Return: its range.
+ */
+static inline struct p2pdma_range *p2pdma_page_range(struct page *page)
+{
+	return container_of(page->pgmap, struct p2pdma_range, pgmap);
+}
+
+/**
+ * p2pdma_range_page() - the page of @range holding @addr
+ * @range: a range of a provider
+ * @addr: a kernel address inside @range
+ *
+ * Return: the struct page of @addr.
+ */
+static inline struct page *p2pdma_range_page(struct p2pdma_range *range,
+					     void *addr)
+{
+	unsigned long index = (addr - range->kaddr) >> PAGE_SHIFT;
+
+	return pfn_to_page(PHYS_PFN(range->pgmap.range.start) + index);
+}
+
+/**
+ * p2pdma_page_addr() - the kernel address of a page of peer-to-peer memory
+ * @page: a page for which is_pci_p2pdma_page() is true
+ *
+ * Return: its address in the mapping of its range.
+ */
+static inline void *p2pdma_page_addr(struct page *page)
+{
+	struct p2pdma_range *range = p2pdma_page_range(page);
+	unsigned long index;
+
+	index = page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start);
+	return range->kaddr + (index << PAGE_SHIFT);
+}
+
 /* p2pdma.c */
 extern struct mutex p2pdma_lock;
 extern struct list_head p2pdma_providers;
@@ -143,7 +184,6 @@ void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 void p2pdma_give_back(struct p2pdma_range *range, void *addr, size_t size,
 		      unsigned long nr_pins);
 void p2pdma_reap_sync(struct pci_p2pdma *p2p);
-struct page *p2pdma_range_page(struct p2pdma_range *range, void *addr);
 
 /* p2pdma_route.c */
 
