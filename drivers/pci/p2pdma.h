@@ -53,6 +53,9 @@ struct p2pdma_range {
 	struct dev_pagemap pgmap;
 };
 
+/* Clients whose map type a provider remembers without a lookup. */
+#define P2PDMA_MEMO_SLOTS	4
+
 /**
  * struct pci_p2pdma - provider state behind &pci_dev.p2pdma
  * @pdev: the providing function
@@ -67,6 +70,10 @@ struct p2pdma_range {
  * @reap_work: returns @freed pages to the pool
  * @map_types: cached &enum pci_p2pdma_map_type per client, see
  *	p2pdma_route.c
+ * @map_memo: the last clients' map types, each a client's struct device
+ *	pointer ORed with its map type; 0 is an empty slot.  A memo of
+ *	@map_types, see p2pdma_route.c.  Read on every mapping, written
+ *	rarely: it starts a cache line, away from what frees write.
  * @window: first page offset of this provider in the address_space shared
  *	by all "allocate" files; mappings are revoked window by window
  * @published: other drivers and userspace may allocate from this provider
@@ -88,6 +95,7 @@ struct pci_p2pdma {
 	struct page *freed;
 	struct delayed_work reap_work;
 	struct xarray map_types;
+	unsigned long map_memo[P2PDMA_MEMO_SLOTS] ____cacheline_aligned_in_smp;
 	pgoff_t window;
 	bool published;
 	bool dying;
@@ -255,6 +263,9 @@ int p2pdma_parse_host_bridges(const char *val, u32 *ids,
 			      unsigned int max_ids);
 enum pci_p2pdma_map_type p2pdma_cached_map_type(struct pci_dev *provider,
 						struct pci_dev *client);
+void p2pdma_set_cached_map_type(struct pci_dev *provider,
+				struct pci_dev *client,
+				enum pci_p2pdma_map_type map);
 #endif
 
 /* p2pdma_sysfs.c */

@@ -2563,6 +2563,7 @@ static void pci_p2pdma_map_override(struct kunit *test)
 	struct pci_dev *client;
 	struct p2pdma_route r;
 	char id[16];
+	int i;
 
 	p2pdma_skip_if_cpu_routes(test);
 	client = p2pdma_find_client(test, provider,
@@ -2580,21 +2581,104 @@ static void pci_p2pdma_map_override(struct kunit *test)
 		   pci_name(client), r.host_bridge_id >> 16,
 		   r.host_bridge_id & 0xffff);
 
-	KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
-			-EREMOTEIO);
+	/* Twice each time: the second answer comes from the memo. */
+	for (i = 0; i < 2; i++)
+		KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client,
+						 SZ_64K, &m), -EREMOTEIO);
 
 	snprintf(id, sizeof(id), "%04x:%04x", r.host_bridge_id >> 16,
 		 r.host_bridge_id & 0xffff);
 	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write(id), 0);
-	KUNIT_ASSERT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
-			0);
-	KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(m->sgt.sgl));
-	KUNIT_EXPECT_EQ(test, sg_dma_len(m->sgt.sgl), SZ_64K);
-	kunit_release_action(test, p2pdma_unmap, m);
+	for (i = 0; i < 2; i++) {
+		KUNIT_ASSERT_EQ(test, p2pdma_map(test, provider, client,
+						 SZ_64K, &m), 0);
+		KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(m->sgt.sgl));
+		KUNIT_EXPECT_EQ(test, sg_dma_len(m->sgt.sgl), SZ_64K);
+		kunit_release_action(test, p2pdma_unmap, m);
+	}
 
 	KUNIT_ASSERT_EQ(test, p2pdma_hb_param_write("\n"), 0);
 	KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client, SZ_64K, &m),
 			-EREMOTEIO);
+}
+
+/*
+ * Whatever the map-type cache says, the mapping path does at once, even
+ * right after the memo answered for the same pair: a verdict stored for
+ * the pair (as pci_p2pdma_distance_many() stores one after ACS changed)
+ * replaces the one the memo holds.
+ */
+static void pci_p2pdma_map_follows_cache(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct p2pdma_mapping *m;
+	struct pci_dev *client;
+	struct device *dev;
+	int i;
+
+	client = p2pdma_find_client(test, provider, PCI_P2PDMA_MAP_BUS_ADDR, 0);
+	if (!client)
+		client = provider;
+	kunit_info(test, "client %s\n", pci_name(client));
+	dev = &client->dev;
+
+	for (i = 0; i < 2; i++)
+		p2pdma_check_bus_mapping(test, provider, client);
+
+	p2pdma_set_cached_map_type(provider, client,
+				   PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	for (i = 0; i < 2; i++)
+		KUNIT_EXPECT_EQ(test, p2pdma_map(test, provider, client,
+						 SZ_4K, &m), -EREMOTEIO);
+
+	/* The verdict computed from config space comes back. */
+	KUNIT_EXPECT_GE(test, pci_p2pdma_distance_many(provider, &dev, 1,
+						       false), 0);
+	for (i = 0; i < 2; i++)
+		p2pdma_check_bus_mapping(test, provider, client);
+}
+
+/*
+ * More clients than the memo has slots, mapped in turn twice: each mapping
+ * gets its own pair's verdict, whichever slot answers or is replaced.
+ */
+static void pci_p2pdma_map_many_clients(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct p2pdma_mapping *m;
+	struct pci_dev *pdev;
+	struct p2pdma_route r;
+	unsigned int n = 0;
+	pci_bus_addr_t bus;
+	int round, ret;
+
+	for (round = 0; round < 2; round++) {
+		pdev = NULL;
+		for_each_pci_dev(pdev) {
+			p2pdma_compute_route(provider, pdev, &r);
+			if (r.map == PCI_P2PDMA_MAP_THRU_HOST_BRIDGE)
+				continue;
+			ret = p2pdma_map(test, provider, pdev, SZ_4K, &m);
+			if (r.map == PCI_P2PDMA_MAP_NOT_SUPPORTED) {
+				KUNIT_EXPECT_EQ_MSG(test, ret, -EREMOTEIO,
+						    "client %s", pci_name(pdev));
+				continue;
+			}
+			KUNIT_EXPECT_EQ_MSG(test, ret, 0, "client %s",
+					    pci_name(pdev));
+			if (ret)
+				continue;
+			KUNIT_EXPECT_TRUE(test,
+					  sg_dma_is_bus_address(m->sgt.sgl));
+			bus = pci_p2pmem_virt_to_bus(provider,
+						     sg_virt(m->sgt.sgl));
+			KUNIT_EXPECT_EQ(test, sg_dma_address(m->sgt.sgl), bus);
+			kunit_release_action(test, p2pdma_unmap, m);
+			n++;
+		}
+	}
+	kunit_info(test, "%u mappings checked\n", n);
+	KUNIT_EXPECT_GT(test, n / 2, P2PDMA_MEMO_SLOTS);
 }
 
 static struct kunit_case pci_p2pdma_attr_cases[] = {
@@ -2659,6 +2743,8 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE(pci_p2pdma_map_refused),
 	KUNIT_CASE(pci_p2pdma_map_host_bridge),
 	KUNIT_CASE(pci_p2pdma_map_override),
+	KUNIT_CASE(pci_p2pdma_map_follows_cache),
+	KUNIT_CASE(pci_p2pdma_map_many_clients),
 	{}
 };
 
