@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PCI peer-to-peer DMA (P2PDMA) core: providers and the allocation API.
+ * PCI peer-to-peer DMA (P2PDMA) core: providers and their lifetime.
  *
  * Copyright (c) 2026 The p2pdma authors
  *
  * A provider lends ranges of one of its memory BARs to its peers.  Each range
  * gets struct pages (ZONE_DEVICE, MEMORY_DEVICE_PCI_P2PDMA) so block, RDMA and
- * userspace code can treat it like memory, and a pool hands it out.  Clients
- * are the devices that DMA to or from that memory; whether a pair may do so
- * at all, and with which addresses, is decided from the PCI topology
- * (p2pdma_route.c).  See Documentation/driver-api/pci/p2pdma.rst.
+ * userspace code can treat it like memory, and a pool hands it out
+ * (p2pdma_pool.c).  Clients are the devices that DMA to or from that memory;
+ * whether a pair may do so at all, and with which addresses, is decided from
+ * the PCI topology (p2pdma_route.c).  See
+ * Documentation/driver-api/pci/p2pdma.rst.
  */
 
 #define pr_fmt(fmt) "pci-p2pdma: " fmt
@@ -24,7 +25,6 @@
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/rcupdate.h>
-#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -36,170 +36,6 @@ LIST_HEAD(p2pdma_providers);
 
 /* How long teardown waits between complaints about memory still in use. */
 #define P2PDMA_WAIT_WARN	(10 * HZ)
-
-/**
- * pci_alloc_p2pmem() - allocate peer-to-peer memory
- * @pdev: the provider to allocate from
- * @size: number of bytes; rounded up to whole pages
- *
- * The allocation keeps the provider's memory mapped until it is returned
- * with pci_free_p2pmem(), even if the provider is unbound or removed in the
- * meantime: teardown waits for it.  Safe in atomic context.
- *
- * Return: the kernel address of the memory, or NULL if @pdev has no
- * peer-to-peer memory, it is going away, or not enough is free.
- */
-void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
-{
-	struct p2pdma_range *range;
-
-	if (!size)
-		return NULL;
-	return p2pdma_alloc_pinned(pdev, size, 1, false, &range);
-}
-EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
-
-/*
- * The range of @pdev's memory holding @addr, or NULL.  Called under
- * rcu_read_lock(); &pci_dev.p2pdma stays set while any allocation is out.
- */
-static struct p2pdma_range *p2pdma_addr_range(struct pci_dev *pdev,
-					      void *addr)
-{
-	struct pci_p2pdma *p2p = rcu_dereference(pdev->p2pdma);
-
-	return p2p ? p2pdma_find_range(p2p, addr) : NULL;
-}
-
-/**
- * pci_free_p2pmem() - return memory from pci_alloc_p2pmem()
- * @pdev: the provider it was allocated from
- * @addr: what pci_alloc_p2pmem() returned; NULL is ignored
- * @size: the size that was asked for
- *
- * Safe in any context.
- */
-void pci_free_p2pmem(struct pci_dev *pdev, void *addr, size_t size)
-{
-	struct p2pdma_range *range;
-
-	if (!addr)
-		return;
-
-	rcu_read_lock();
-	range = p2pdma_addr_range(pdev, addr);
-	if (!WARN(!range, "%s: %p is not peer-to-peer memory of this device\n",
-		  pci_name(pdev), addr))
-		p2pdma_give_back(range, addr, size, 1);
-	rcu_read_unlock();
-}
-EXPORT_SYMBOL_GPL(pci_free_p2pmem);
-
-/**
- * pci_p2pmem_virt_to_bus() - PCI bus address of peer-to-peer memory
- * @pdev: the provider the memory came from
- * @addr: an address inside an allocation from @pdev
- *
- * This is the address a peer below the same bridge must use.  Devices that
- * reach the memory through the host bridge need a DMA mapping instead
- * (dma_map_sg() and friends do that, see pci_p2pdma_map_segment()).
- *
- * Return: the bus address, or 0 if @addr is not peer-to-peer memory of @pdev.
- */
-pci_bus_addr_t pci_p2pmem_virt_to_bus(struct pci_dev *pdev, void *addr)
-{
-	struct p2pdma_range *range;
-	pci_bus_addr_t bus = 0;
-
-	if (!addr)
-		return 0;
-
-	rcu_read_lock();
-	range = p2pdma_addr_range(pdev, addr);
-	if (range)
-		bus = range->pgmap.range.start + (addr - range->kaddr) +
-		      range->bus_off;
-	rcu_read_unlock();
-	return bus;
-}
-EXPORT_SYMBOL_GPL(pci_p2pmem_virt_to_bus);
-
-/**
- * pci_p2pmem_alloc_sgl() - allocate peer-to-peer memory in a scatterlist
- * @pdev: the provider to allocate from
- * @nents: set to the number of entries of the returned list
- * @length: number of bytes
- *
- * The memory is physically contiguous, so the list has a single entry.
- * Free it with pci_p2pmem_free_sgl().  May sleep.
- *
- * Return: the scatterlist, or NULL on failure.
- */
-struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
-					 unsigned int *nents, u32 length)
-{
-	struct p2pdma_range *range;
-	struct scatterlist *list;
-	void *mem;
-
-	mem = length ? p2pdma_alloc_pinned(pdev, length, 1, false, &range) :
-		       NULL;
-	if (!mem)
-		return NULL;
-
-	/*
-	 * One entry, as the allocator hands out contiguous blocks; its page
-	 * comes from the range, not from virt_to_page() as in sg_init_one().
-	 * Initialized in place rather than by sg_init_table(), a call and a
-	 * memset() for 32 bytes (rows sgl_mixed_* of make bench).
-	 */
-	list = kmalloc(sizeof(*list), GFP_KERNEL);
-	if (!list) {
-		p2pdma_give_back(range, mem, length, 1);
-		return NULL;
-	}
-	*list = (struct scatterlist){};
-	sg_set_page(list, p2pdma_range_page(range, mem), length, 0);
-	sg_mark_end(list);
-	*nents = 1;
-	return list;
-}
-EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
-
-/*
- * Give back the memory of one entry.  Its page leads straight to its range,
- * where pci_free_p2pmem() must search the provider's ranges for an address
- * (rows sgl_mixed_* of make bench).
- */
-static void p2pdma_free_entry(struct pci_dev *pdev, struct scatterlist *sg)
-{
-	struct page *page = sg_page(sg);
-	struct p2pdma_range *range = NULL;
-
-	if (is_pci_p2pdma_page(page))
-		range = p2pdma_page_range(page);
-	if (WARN(!range || range->p2p->pdev != pdev,
-		 "%s: %p is not peer-to-peer memory of this device\n",
-		 pci_name(pdev), sg_virt(sg)))
-		return;
-	p2pdma_give_back(range, p2pdma_page_addr(page) + sg->offset,
-			 sg->length, 1);
-}
-
-/**
- * pci_p2pmem_free_sgl() - free a list from pci_p2pmem_alloc_sgl()
- * @pdev: the provider the memory came from
- * @sgl: the list
- */
-void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
-{
-	struct scatterlist *sg;
-
-	for (sg = sgl; sg; sg = sg_next(sg))
-		p2pdma_free_entry(pdev, sg);
-	kfree(sgl);
-}
-EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
 
 /**
  * pci_has_p2pmem() - does a device offer published peer-to-peer memory?

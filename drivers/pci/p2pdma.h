@@ -3,8 +3,9 @@
  * Internals shared by the units of the PCI peer-to-peer DMA core and its
  * KUnit suite.
  *
- *   p2pdma.c		providers: lifetime, the allocation API, "p2pmem" words
- *   p2pdma_pool.c	free space of a provider, pages coming back from users
+ *   p2pdma.c		providers and their lifetime, "p2pmem" words
+ *   p2pdma_pool.c	free space of a provider, the allocation API, pages
+ *			coming back from users
  *   p2pdma_route.c	which clients reach which provider, and how
  *   p2pdma_sysfs.c	the "p2pmem" sysfs group and userspace mappings
  *   p2pdma_debugfs.c	the route report

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PCI peer-to-peer DMA: a provider's free space.
+ * PCI peer-to-peer DMA: a provider's free space and the allocation API.
  *
  * Copyright (c) 2026 The p2pdma authors
  *
@@ -17,9 +17,12 @@
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <kunit/visibility.h>
@@ -275,23 +278,16 @@ void p2pdma_reap_sync(struct pci_p2pdma *p2p)
 	flush_delayed_work(&p2p->reap_work);
 }
 
-/**
- * p2pdma_alloc_pinned() - allocate and pin peer-to-peer memory
- * @pdev: the provider
- * @size: bytes, rounded up to whole pages
- * @nr_pins: pins to take on the range the memory comes from
- * @need_published: fail unless the provider is published
- * @rangep: set to that range
- *
- * A provider being torn down is marked dying before teardown waits for its
- * allocations (after an RCU grace period), so an allocation either fails
- * or is counted in what teardown waits for.  Safe in atomic context.
- *
- * Return: the kernel address of the memory, or NULL.
+/*
+ * Allocate and pin, see p2pdma_alloc_pinned().  Inlined into its callers,
+ * so that the one-pin, published-or-not allocation of kernel users tests
+ * neither and the allocation API makes no call of its own before genalloc
+ * (rows sgl_mixed_* of make bench).
  */
-void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
-			  unsigned long nr_pins, bool need_published,
-			  struct p2pdma_range **rangep)
+static __always_inline void *p2pdma_alloc(struct pci_dev *pdev, size_t size,
+					  unsigned long nr_pins,
+					  bool need_published,
+					  struct p2pdma_range **rangep)
 {
 	struct p2pdma_range *range;
 	struct pci_p2pdma *p2p;
@@ -321,3 +317,172 @@ out:
 	rcu_read_unlock();
 	return addr;
 }
+
+/**
+ * p2pdma_alloc_pinned() - allocate and pin peer-to-peer memory
+ * @pdev: the provider
+ * @size: bytes, rounded up to whole pages
+ * @nr_pins: pins to take on the range the memory comes from
+ * @need_published: fail unless the provider is published
+ * @rangep: set to that range
+ *
+ * A provider being torn down is marked dying before teardown waits for its
+ * allocations (after an RCU grace period), so an allocation either fails
+ * or is counted in what teardown waits for.  Safe in atomic context.
+ *
+ * Return: the kernel address of the memory, or NULL.
+ */
+void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
+			  unsigned long nr_pins, bool need_published,
+			  struct p2pdma_range **rangep)
+{
+	return p2pdma_alloc(pdev, size, nr_pins, need_published, rangep);
+}
+
+/* The allocation API. */
+
+/**
+ * pci_alloc_p2pmem() - allocate peer-to-peer memory
+ * @pdev: the provider to allocate from
+ * @size: number of bytes; rounded up to whole pages
+ *
+ * The allocation keeps the provider's memory mapped until it is returned
+ * with pci_free_p2pmem(), even if the provider is unbound or removed in the
+ * meantime: teardown waits for it.  Safe in atomic context.
+ *
+ * Return: the kernel address of the memory, or NULL if @pdev has no
+ * peer-to-peer memory, it is going away, or not enough is free.
+ */
+void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
+{
+	struct p2pdma_range *range;
+
+	if (!size)
+		return NULL;
+	return p2pdma_alloc(pdev, size, 1, false, &range);
+}
+EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
+
+/*
+ * The range of @pdev's memory holding @addr, or NULL.  Called under
+ * rcu_read_lock(); &pci_dev.p2pdma stays set while any allocation is out.
+ * A walk of the provider's few ranges, which stay in cache, rather than a
+ * look at the struct page of @addr, which on a large BAR usually does not
+ * (rows sgl_mixed_*_4g of make bench).
+ */
+static __always_inline struct p2pdma_range *
+p2pdma_addr_range(struct pci_dev *pdev, void *addr)
+{
+	struct pci_p2pdma *p2p = rcu_dereference(pdev->p2pdma);
+
+	return p2p ? p2pdma_find_range(p2p, addr) : NULL;
+}
+
+/**
+ * pci_free_p2pmem() - return memory from pci_alloc_p2pmem()
+ * @pdev: the provider it was allocated from
+ * @addr: what pci_alloc_p2pmem() returned; NULL is ignored
+ * @size: the size that was asked for
+ *
+ * Safe in any context.
+ */
+void pci_free_p2pmem(struct pci_dev *pdev, void *addr, size_t size)
+{
+	struct p2pdma_range *range;
+
+	if (!addr)
+		return;
+
+	rcu_read_lock();
+	range = p2pdma_addr_range(pdev, addr);
+	if (!WARN(!range, "%s: %p is not peer-to-peer memory of this device\n",
+		  pci_name(pdev), addr))
+		p2pdma_give_back(range, addr, size, 1);
+	rcu_read_unlock();
+}
+EXPORT_SYMBOL_GPL(pci_free_p2pmem);
+
+/**
+ * pci_p2pmem_virt_to_bus() - PCI bus address of peer-to-peer memory
+ * @pdev: the provider the memory came from
+ * @addr: an address inside an allocation from @pdev
+ *
+ * This is the address a peer below the same bridge must use.  Devices that
+ * reach the memory through the host bridge need a DMA mapping instead
+ * (dma_map_sg() and friends do that, see pci_p2pdma_map_segment()).
+ *
+ * Return: the bus address, or 0 if @addr is not peer-to-peer memory of @pdev.
+ */
+pci_bus_addr_t pci_p2pmem_virt_to_bus(struct pci_dev *pdev, void *addr)
+{
+	struct p2pdma_range *range;
+	pci_bus_addr_t bus = 0;
+
+	if (!addr)
+		return 0;
+
+	rcu_read_lock();
+	range = p2pdma_addr_range(pdev, addr);
+	if (range)
+		bus = range->pgmap.range.start + (addr - range->kaddr) +
+		      range->bus_off;
+	rcu_read_unlock();
+	return bus;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_virt_to_bus);
+
+/**
+ * pci_p2pmem_alloc_sgl() - allocate peer-to-peer memory in a scatterlist
+ * @pdev: the provider to allocate from
+ * @nents: set to the number of entries of the returned list
+ * @length: number of bytes
+ *
+ * The memory is physically contiguous, so the list has a single entry.
+ * Free it with pci_p2pmem_free_sgl().  May sleep.
+ *
+ * Return: the scatterlist, or NULL on failure.
+ */
+struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
+					 unsigned int *nents, u32 length)
+{
+	struct p2pdma_range *range;
+	struct scatterlist *list;
+	void *mem;
+
+	mem = length ? p2pdma_alloc(pdev, length, 1, false, &range) : NULL;
+	if (!mem)
+		return NULL;
+
+	/*
+	 * One entry, as the allocator hands out contiguous blocks; its page
+	 * comes from the range, not from virt_to_page() as in sg_init_one().
+	 * Initialized in place rather than by sg_init_table(), a call and a
+	 * memset() for 32 bytes (rows sgl_mixed_* of make bench).
+	 */
+	list = kmalloc(sizeof(*list), GFP_KERNEL);
+	if (!list) {
+		p2pdma_give_back(range, mem, length, 1);
+		return NULL;
+	}
+	*list = (struct scatterlist){};
+	sg_set_page(list, p2pdma_range_page(range, mem), length, 0);
+	sg_mark_end(list);
+	*nents = 1;
+	return list;
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
+
+/**
+ * pci_p2pmem_free_sgl() - free a list from pci_p2pmem_alloc_sgl()
+ * @pdev: the provider the memory came from
+ * @sgl: the list
+ */
+void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
+{
+	struct scatterlist *sg;
+
+	for (sg = sgl; sg; sg = sg_next(sg))
+		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
+	kfree(sgl);
+}
+EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
