@@ -41,12 +41,14 @@ int p2pdma_pool_init(struct pci_p2pdma *p2p, int nid)
 	INIT_DELAYED_WORK(&p2p->reap_work, p2pdma_reap_work);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_init);
 
 /* Only once nothing is allocated any more. */
 void p2pdma_pool_destroy(struct pci_p2pdma *p2p)
 {
 	gen_pool_destroy(p2p->pool);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_destroy);
 
 size_t p2pdma_pool_size(struct pci_p2pdma *p2p)
 {
@@ -60,6 +62,7 @@ int p2pdma_pool_add(struct pci_p2pdma *p2p, struct p2pdma_range *range)
 				  range->pgmap.range.start, range->size,
 				  dev_to_node(&p2p->pdev->dev), range);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_add);
 
 /*
  * Safe in any context: genalloc's bitmap is updated with atomics.  What is
@@ -90,6 +93,7 @@ bool p2pdma_pool_idle(struct pci_p2pdma *p2p)
 {
 	return p2pdma_pool_avail(p2p) == p2pdma_pool_size(p2p);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_pool_idle);
 
 /* Must be called under rcu_read_lock(), see percpu_ref_tryget_live_rcu(). */
 static bool p2pdma_range_pin(struct p2pdma_range *range, unsigned long nr)
@@ -132,6 +136,7 @@ void p2pdma_give_back(struct p2pdma_range *range, void *addr, size_t size,
 	/* Last: once the pins are gone the provider may be freed. */
 	percpu_ref_put_many(&range->pgmap.ref, nr_pins);
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_give_back);
 
 /*
  * Pages that userspace mapped come back through page_free, called when

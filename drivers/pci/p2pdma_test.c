@@ -23,14 +23,17 @@
 #include <linux/bitfield.h>
 #include <linux/cpu.h>
 #include <linux/ctype.h>
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/fs.h>
+#include <linux/genalloc.h>
 #include <linux/log2.h>
 #include <linux/memremap.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/percpu-refcount.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -2400,6 +2403,100 @@ static void pci_p2pdma_restore_forgets(struct kunit *test)
 	pci_write_config_word(port, port->acs_cap + PCI_ACS_CTRL, ctrl);
 }
 
+/*
+ * The free that leaves a dying provider's pool idle wakes teardown at once;
+ * without the wake, teardown would notice only at its next poll, a second
+ * later.  A pool of its own over a plain buffer: one range whose pin is a
+ * bare percpu_ref, no struct pages.
+ */
+struct p2pdma_idle_waiter {
+	struct work_struct work;
+	struct pci_p2pdma *p2p;
+	struct completion done;
+	long left;
+};
+
+static void p2pdma_idle_wait(struct work_struct *work)
+{
+	struct p2pdma_idle_waiter *w = container_of(work, typeof(*w), work);
+
+	w->left = wait_event_timeout(w->p2p->idle_wq, p2pdma_pool_idle(w->p2p),
+				     10 * HZ);
+	complete(&w->done);
+}
+
+static void p2pdma_test_ref_release(struct percpu_ref *ref)
+{
+}
+
+static void p2pdma_test_ref_exit(void *ref)
+{
+	percpu_ref_exit(ref);
+}
+
+/* gen_pool_destroy() BUGs on memory still allocated: leak it instead. */
+static void p2pdma_test_pool_destroy(void *p2p)
+{
+	if (p2pdma_pool_idle(p2p))
+		p2pdma_pool_destroy(p2p);
+}
+
+static void pci_p2pdma_free_wakes_teardown(struct kunit *test)
+{
+	struct pci_dev *provider = p2pdma_find_provider(test);
+	struct p2pdma_idle_waiter *w;
+	struct p2pdma_range *range;
+	struct pci_p2pdma *p2p;
+	unsigned long addr;
+	void *owner;
+	int i;
+
+	p2p = kunit_kzalloc(test, sizeof(*p2p), GFP_KERNEL);
+	range = kunit_kzalloc(test, sizeof(*range), GFP_KERNEL);
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	KUNIT_ASSERT_NOT_NULL(test, range);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	range->kaddr = kunit_kzalloc(test, SZ_64K, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, range->kaddr);
+	range->p2p = p2p;
+	range->size = SZ_64K;
+	p2p->pdev = provider;
+
+	KUNIT_ASSERT_EQ(test, percpu_ref_init(&range->pgmap.ref,
+					      p2pdma_test_ref_release, 0,
+					      GFP_KERNEL), 0);
+	p2pdma_defer(test, p2pdma_test_ref_exit, &range->pgmap.ref);
+	KUNIT_ASSERT_EQ(test, p2pdma_pool_init(p2p, NUMA_NO_NODE), 0);
+	p2pdma_defer(test, p2pdma_test_pool_destroy, p2p);
+	KUNIT_ASSERT_EQ(test, p2pdma_pool_add(p2p, range), 0);
+
+	addr = gen_pool_alloc_owner(p2p->pool, PAGE_SIZE, &owner);
+	KUNIT_ASSERT_NE(test, addr, 0);
+	KUNIT_EXPECT_PTR_EQ(test, owner, (void *)range);
+	percpu_ref_get(&range->pgmap.ref);
+	KUNIT_EXPECT_FALSE(test, p2pdma_pool_idle(p2p));
+
+	/* What teardown does before it waits for the pool. */
+	WRITE_ONCE(p2p->dying, true);
+	synchronize_rcu();
+
+	w->p2p = p2p;
+	init_completion(&w->done);
+	INIT_WORK(&w->work, p2pdma_idle_wait);
+	queue_work(system_unbound_wq, &w->work);
+	for (i = 0; i < 1000 && !wq_has_sleeper(&p2p->idle_wq); i++)
+		usleep_range(1000, 2000);
+	KUNIT_EXPECT_TRUE_MSG(test, wq_has_sleeper(&p2p->idle_wq),
+			      "the waiter never slept");
+
+	p2pdma_give_back(range, (void *)addr, PAGE_SIZE, 1);
+	wait_for_completion(&w->done);
+	KUNIT_EXPECT_GT_MSG(test, w->left, 9 * HZ,
+			    "woken %ld jiffies before its timeout", w->left);
+	KUNIT_EXPECT_TRUE(test, p2pdma_pool_idle(p2p));
+}
+
 /* ---- DMA mapping of p2pmem ---- */
 
 /* The last byte of @provider's memory BARs, as the CPU sees them */
@@ -2732,6 +2829,7 @@ static struct kunit_case pci_p2pdma_p2pmem_cases[] = {
 	KUNIT_CASE(pci_p2pdma_alloc_sizes),
 	KUNIT_CASE(pci_p2pdma_alloc_exhaust),
 	KUNIT_CASE(pci_p2pdma_alloc_sgl),
+	KUNIT_CASE(pci_p2pdma_free_wakes_teardown),
 	KUNIT_CASE_SLOW(pci_p2pdma_alloc_concurrent),
 	KUNIT_CASE(pci_p2pdma_distance_cached),
 	KUNIT_CASE(pci_p2pdma_restore_forgets),
