@@ -71,15 +71,16 @@ struct p2pdma_range {
  * @reap_work: returns @freed pages to the pool
  * @map_types: cached &enum pci_p2pdma_map_type per client, see
  *	p2pdma_route.c
- * @map_memo: the last clients' map types, each a client's struct device
- *	pointer ORed with its map type; 0 is an empty slot.  A memo of
- *	@map_types, see p2pdma_route.c.  Read on every mapping, written
- *	rarely: it starts a cache line, away from what frees write.
  * @window: first page offset of this provider in the address_space shared
  *	by all "allocate" files; mappings are revoked window by window
  * @published: other drivers and userspace may allocate from this provider
  * @dying: teardown has begun: no new allocation, no publishing
  * @sysfs_added: the "p2pmem" group exists (under @ranges_lock)
+ * @map_memo: map types of the first clients to map since @map_types last
+ *	changed, each a client's struct device pointer ORed with its map
+ *	type; 0 is an empty slot.  Written under the lock of @map_types, see
+ *	p2pdma_route.c.  Read on every mapping and rarely written, so it gets
+ *	a cache line of its own.
  *
  * Readers find it through &pci_dev.p2pdma under RCU, or through a page's
  * pgmap (which the page keeps alive).  &pci_dev.p2pdma is cleared only
@@ -96,11 +97,11 @@ struct pci_p2pdma {
 	struct page *freed;
 	struct delayed_work reap_work;
 	struct xarray map_types;
-	unsigned long map_memo[P2PDMA_MEMO_SLOTS] ____cacheline_aligned_in_smp;
 	pgoff_t window;
 	bool published;
 	bool dying;
 	bool sysfs_added;
+	unsigned long map_memo[P2PDMA_MEMO_SLOTS] ____cacheline_aligned_in_smp;
 };
 
 /**
@@ -135,17 +136,6 @@ p2pdma_find_range(struct pci_p2pdma *p2p, void *addr)
 }
 
 /**
- * p2pdma_page_range() - the range a page of peer-to-peer memory belongs to
- * @page: a page for which is_pci_p2pdma_page() is true
- *
- * Return: its range.
- */
-static inline struct p2pdma_range *p2pdma_page_range(struct page *page)
-{
-	return container_of(page->pgmap, struct p2pdma_range, pgmap);
-}
-
-/**
  * p2pdma_range_page() - the page of @range holding @addr
  * @range: a range of a provider
  * @addr: a kernel address inside @range
@@ -158,21 +148,6 @@ static inline struct page *p2pdma_range_page(struct p2pdma_range *range,
 	unsigned long index = (addr - range->kaddr) >> PAGE_SHIFT;
 
 	return pfn_to_page(PHYS_PFN(range->pgmap.range.start) + index);
-}
-
-/**
- * p2pdma_page_addr() - the kernel address of a page of peer-to-peer memory
- * @page: a page for which is_pci_p2pdma_page() is true
- *
- * Return: its address in the mapping of its range.
- */
-static inline void *p2pdma_page_addr(struct page *page)
-{
-	struct p2pdma_range *range = p2pdma_page_range(page);
-	unsigned long index;
-
-	index = page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start);
-	return range->kaddr + (index << PAGE_SHIFT);
 }
 
 /* p2pdma.c */

@@ -29,6 +29,22 @@
 
 #include "p2pdma.h"
 
+/* The range a page of peer-to-peer memory belongs to. */
+static struct p2pdma_range *p2pdma_page_range(struct page *page)
+{
+	return container_of(page->pgmap, struct p2pdma_range, pgmap);
+}
+
+/* The kernel address of a page of peer-to-peer memory. */
+static void *p2pdma_page_addr(struct page *page)
+{
+	struct p2pdma_range *range = p2pdma_page_range(page);
+	unsigned long index;
+
+	index = page_to_pfn(page) - PHYS_PFN(range->pgmap.range.start);
+	return range->kaddr + (index << PAGE_SHIFT);
+}
+
 static void p2pdma_reap_work(struct work_struct *work);
 
 int p2pdma_pool_init(struct pci_p2pdma *p2p, int nid)

@@ -22,7 +22,6 @@
 
 #include <linux/bitfield.h>
 #include <linux/dma-map-ops.h>
-#include <linux/hash.h>
 #include <linux/init.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
@@ -466,18 +465,20 @@ void p2pdma_report(struct pci_dev *provider, struct device *client,
  * The memo.  Looking the client up in the xarray costs more than the rest
  * of mapping a one-segment request, which is what nvmet maps per I/O (row
  * map_1sg_128k_p2p_switch of make bench: 391 instructions with the lookup,
- * 233 with the memo, 242 for host memory).  So each provider also keeps its
- * last few clients in &pci_p2pdma.map_memo: a client's struct device
- * pointer with the map type in its low bits, found with one load per slot.
+ * 227 with the memo, 242 for host memory).  So each provider also keeps the
+ * first few clients that map its memory in &pci_p2pdma.map_memo: a PCI
+ * client's struct device pointer with the map type in its low bits.
  *
- * The memo never holds what the xarray does not:
- * - a slot is filled after an xarray hit; the filler then reads the entry
- *   again after a full barrier and empties the slot if it changed;
- * - whoever changes or drops entries empties the slots after a full
- *   barrier.
- * One of the two always sees the other's write.  Emptying a slot that holds
- * another client only costs that client one lookup.  A slot cannot outlive
- * the struct device it names: a PCI device going away empties every cache.
+ * Slots are written only under the xarray's lock, so they never keep what
+ * the xarray no longer says:
+ * - a slot is filled from an xarray hit, and only if the entry is still the
+ *   same under the lock;
+ * - whoever changes or drops entries empties the memo under the lock
+ *   before returning.
+ * A full memo stays as it is until the next change: with more clients than
+ * slots, the others look the xarray up as before, and the memo's cache line
+ * is not written on every mapping.  A slot cannot outlive the struct device
+ * it names: a PCI device coming or going empties every cache.
  */
 #define P2PDMA_MEMO_MAP		GENMASK(1, 0)
 /* Room for every map type below the lowest bit of a struct device *. */
@@ -485,39 +486,62 @@ static_assert(__alignof__(struct device) > P2PDMA_MEMO_MAP);
 static_assert((P2PDMA_MEMO_MAP & PCI_P2PDMA_MAP_THRU_HOST_BRIDGE) ==
 	      PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
 
-/* Empty @p2p's memo after its xarray changed. */
+/* Empty @p2p's memo after its xarray changed.  Under the xarray's lock. */
 static void p2pdma_memo_forget(struct pci_p2pdma *p2p)
 {
 	unsigned int i;
 
-	/* Pairs with the smp_mb() in p2pdma_memo_fill(). */
-	smp_mb();
+	lockdep_assert_held(&p2p->map_types.xa_lock);
 	for (i = 0; i < P2PDMA_MEMO_SLOTS; i++)
 		WRITE_ONCE(p2p->map_memo[i], 0);
 }
 
+/* An empty slot of @p2p's memo, or -1. */
+static int p2pdma_memo_free_slot(struct pci_p2pdma *p2p)
+{
+	unsigned int i;
+
+	for (i = 0; i < P2PDMA_MEMO_SLOTS; i++)
+		if (!READ_ONCE(p2p->map_memo[i]))
+			return i;
+	return -1;
+}
+
+static bool p2pdma_memo_holds(struct pci_p2pdma *p2p, unsigned long memo)
+{
+	unsigned int i;
+
+	for (i = 0; i < P2PDMA_MEMO_SLOTS; i++)
+		if (READ_ONCE(p2p->map_memo[i]) == memo)
+			return true;
+	return false;
+}
+
 /*
- * Remember that the xarray said @cached for @dev (key @key): in an empty
- * slot if there is one, else in the one @dev hashes to.
+ * Remember that the xarray said @cached for @dev (key @key), if a slot is
+ * free and the entry has not changed since.  Any context.
  */
 static void p2pdma_memo_fill(struct pci_p2pdma *p2p, struct device *dev,
 			     unsigned long key, void *cached)
 {
 	unsigned long memo = (unsigned long)dev |
 			     FIELD_GET(P2PDMA_ENTRY_MAP, xa_to_value(cached));
-	unsigned int i, slot = hash_ptr(dev, ilog2(P2PDMA_MEMO_SLOTS));
+	unsigned long flags;
+	int slot;
 
-	for (i = 0; i < P2PDMA_MEMO_SLOTS; i++) {
-		if (!READ_ONCE(p2p->map_memo[i])) {
-			slot = i;
-			break;
-		}
+	/* A full memo is the steady state with many clients: no lock. */
+	if (p2pdma_memo_free_slot(p2p) < 0)
+		return;
+
+	xa_lock_irqsave(&p2p->map_types, flags);
+	/* Another CPU may have remembered @dev meanwhile. */
+	if (xa_load(&p2p->map_types, key) == cached &&
+	    !p2pdma_memo_holds(p2p, memo)) {
+		slot = p2pdma_memo_free_slot(p2p);
+		if (slot >= 0)
+			WRITE_ONCE(p2p->map_memo[slot], memo);
 	}
-	WRITE_ONCE(p2p->map_memo[slot], memo);
-	/* Pairs with the smp_mb() in p2pdma_memo_forget(). */
-	smp_mb();
-	if (xa_load(&p2p->map_types, key) != cached)
-		WRITE_ONCE(p2p->map_memo[slot], 0);
+	xa_unlock_irqrestore(&p2p->map_types, flags);
 }
 
 static atomic_t p2pdma_verdict_gen = ATOMIC_INIT(0);
@@ -536,13 +560,20 @@ static unsigned int p2pdma_verdict_generation(void)
 void p2pdma_forget_verdicts(void)
 {
 	struct pci_p2pdma *p2p;
+	unsigned long flags;
 
 	atomic_inc_return(&p2pdma_verdict_gen);
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(p2p, &p2pdma_providers, node) {
 		xa_destroy(&p2p->map_types);
+		/*
+		 * A fill between the two sections finds the xarray empty and
+		 * fills nothing.
+		 */
+		xa_lock_irqsave(&p2p->map_types, flags);
 		p2pdma_memo_forget(p2p);
+		xa_unlock_irqrestore(&p2p->map_types, flags);
 	}
 	rcu_read_unlock();
 }
@@ -557,7 +588,6 @@ static void p2pdma_verdict_store(struct pci_p2pdma *p2p, unsigned long key,
 				 unsigned int gen, unsigned long entry)
 {
 	unsigned long flags;
-	bool stored = false;
 
 	if (xa_load(&p2p->map_types, key) == xa_mk_value(entry))
 		return;
@@ -567,11 +597,9 @@ static void p2pdma_verdict_store(struct pci_p2pdma *p2p, unsigned long key,
 	if (gen == (unsigned int)atomic_read(&p2pdma_verdict_gen)) {
 		__xa_store(&p2p->map_types, key, xa_mk_value(entry),
 			   GFP_ATOMIC);
-		stored = true;
+		p2pdma_memo_forget(p2p);
 	}
 	xa_unlock_irqrestore(&p2p->map_types, flags);
-	if (stored)
-		p2pdma_memo_forget(p2p);
 }
 
 /* The key of @client in a provider's cache. */
@@ -639,17 +667,23 @@ p2pdma_map_type_lookup(struct pci_p2pdma *p2p, struct device *dev)
 	return FIELD_GET(P2PDMA_ENTRY_MAP, entry);
 }
 
-/* The map type for DMA by @dev to memory of @p2p: memo, then xarray. */
+/*
+ * The map type for DMA by @dev to memory of @p2p: memo, then xarray.  Only
+ * PCI devices are remembered, so a non-PCI device that a freed PCI device's
+ * struct device was reused for can never match.
+ */
 static enum pci_p2pdma_map_type p2pdma_map_type(struct pci_p2pdma *p2p,
 						struct device *dev)
 {
 	unsigned long memo;
 	unsigned int i;
 
-	for (i = 0; i < P2PDMA_MEMO_SLOTS; i++) {
-		memo = READ_ONCE(p2p->map_memo[i]);
-		if ((memo & ~P2PDMA_MEMO_MAP) == (unsigned long)dev)
-			return memo & P2PDMA_MEMO_MAP;
+	if (dev_is_pci(dev)) {
+		for (i = 0; i < P2PDMA_MEMO_SLOTS; i++) {
+			memo = READ_ONCE(p2p->map_memo[i]);
+			if ((memo & ~P2PDMA_MEMO_MAP) == (unsigned long)dev)
+				return memo & P2PDMA_MEMO_MAP;
+		}
 	}
 	return p2pdma_map_type_lookup(p2p, dev);
 }
