@@ -360,8 +360,6 @@ void *p2pdma_alloc_pinned(struct pci_dev *pdev, size_t size,
 	return p2pdma_alloc(pdev, size, nr_pins, need_published, rangep);
 }
 
-/* The allocation API. */
-
 /**
  * pci_alloc_p2pmem() - allocate peer-to-peer memory
  * @pdev: the provider to allocate from
@@ -387,9 +385,10 @@ EXPORT_SYMBOL_GPL(pci_alloc_p2pmem);
 /*
  * The range of @pdev's memory holding @addr, or NULL.  Called under
  * rcu_read_lock(); &pci_dev.p2pdma stays set while any allocation is out.
- * A walk of the provider's few ranges, which stay in cache, rather than a
- * look at the struct page of @addr, which on a large BAR usually does not
- * (rows sgl_mixed_*_4g of make bench).
+ * A walk of the provider's few ranges, which stay in cache.  The struct
+ * page of @addr would name its range in ten instructions fewer, but the
+ * struct pages of a large BAR span tens of MiB and the one of a completing
+ * request is usually not in cache.
  */
 static __always_inline struct p2pdma_range *
 p2pdma_addr_range(struct pci_dev *pdev, void *addr)
