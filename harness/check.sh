@@ -20,9 +20,6 @@ OUT=${OUT:-$TOP/out}
 IMPL=${IMPL:-ours}
 DEBUG=${DEBUG:-0}
 TAG=$IMPL$([ "$DEBUG" = 1 ] && echo -debug)
-# harness/mutants.sh points these at a mutant kernel and guest scripts.
-KERNEL=${CHECK_KERNEL:-$OUT/bzImage-$TAG}
-MODULES=${CHECK_MODULES:-$OUT/modules-$TAG}
 RUNS=${CHECK_RUNS:-$OUT/runs}
 TESTS=${CHECK_TESTS:-$TOP/harness/tests}
 SRC=$OUT/src-$IMPL
@@ -30,6 +27,10 @@ SRC=$OUT/src-$IMPL
 # shellcheck source=harness/arch.sh
 . "$TOP/harness/arch.sh"
 arch_setup "${ARCH:-x86_64}" "$IMPL" "$DEBUG" "$OUT" || exit 2
+# harness/mutants.sh points these at a mutant kernel (and TESTS above at
+# mutant guest scripts); after arch_setup, which sets the defaults.
+KERNEL=${CHECK_KERNEL:-$KERNEL}
+MODULES=${CHECK_MODULES:-$MODULES}
 TAG=$ARCH_TAG$TAG
 export ARCH=$P2P_ARCH
 STAGE=${1:-all}
