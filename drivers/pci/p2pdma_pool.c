@@ -484,10 +484,10 @@ struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 		p2pdma_give_back(range, mem, length, 1);
 		return NULL;
 	}
+	*nents = 1;
 	*list = (struct scatterlist){};
 	sg_set_page(list, p2pdma_range_page(range, mem), length, 0);
 	sg_mark_end(list);
-	*nents = 1;
 	return list;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
@@ -499,10 +499,13 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
  */
 void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
 {
-	struct scatterlist *sg;
+	struct scatterlist *entry = sgl;
 
-	for (sg = sgl; sg; sg = sg_next(sg))
-		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
+	/* pci_p2pmem_alloc_sgl() gives one entry, but free a whole list. */
+	while (entry) {
+		pci_free_p2pmem(pdev, sg_virt(entry), entry->length);
+		entry = sg_next(entry);
+	}
 	kfree(sgl);
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
