@@ -2766,7 +2766,7 @@ static void pci_p2pdma_map_many_clients(struct kunit *test)
 	struct pci_dev *provider = p2pdma_find_provider(test);
 	unsigned int clients = 0, checked = 0;
 	struct p2pdma_mapping *m;
-	struct pci_dev *pdev;
+	struct pci_dev *pdev = NULL;
 	struct p2pdma_route r;
 	pci_bus_addr_t bus;
 	int round, ret;
