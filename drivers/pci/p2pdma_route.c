@@ -465,7 +465,7 @@ void p2pdma_report(struct pci_dev *provider, struct device *client,
  * The memo.  Looking the client up in the xarray costs more than the rest
  * of mapping a one-segment request, which is what nvmet maps per I/O (row
  * map_1sg_128k_p2p_switch of make bench: 391 instructions with the lookup,
- * 227 with the memo, 242 for host memory).  So each provider also keeps the
+ * 229 with the memo, 242 for host memory).  So each provider also keeps the
  * first few clients that map its memory in &pci_p2pdma.map_memo: a PCI
  * client's struct device pointer with the map type in its low bits.
  *
